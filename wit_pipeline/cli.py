@@ -7,7 +7,7 @@ import os
 import sys
 
 from wit_pipeline.commands import build, candidates, demo, download, queries, testbed
-from wit_pipeline.commands import show, stats
+from wit_pipeline.commands import evaluate, show, stats, tokenizer, train
 
 COMMANDS = {
     "build": build,
@@ -18,6 +18,9 @@ COMMANDS = {
     "testbed": testbed,
     "stats": stats,
     "show": show,
+    "train": train,
+    "eval": evaluate,
+    "tokenizer": tokenizer,
 }
 
 

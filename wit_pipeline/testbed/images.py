@@ -15,16 +15,24 @@ from PIL import Image, ImageDraw
 
 FORMATS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 JPEG_QUALITY = 85
+# Subject icons: 5 shapes x 4 colours, one per class of the demo's mini-web (miniweb.OBJECTS), so a CLIP trained
+# on its captions has something to see; the rest of the picture stays random.
+ICON_SHAPES = ("disc", "square", "triangle", "cross", "ring")
+ICON_COLOURS = ((220, 30, 30), (30, 170, 40), (30, 60, 220), (240, 200, 20))
+SUBJECTS = len(ICON_SHAPES) * len(ICON_COLOURS)
 
 
 @functools.lru_cache(maxsize=2048)
-def make_image(seed: int, width: int, height: int, fmt: str) -> bytes:
-    """Encode a generated picture as jpg, png (RGBA, partly transparent), webp or gif."""
+def make_image(seed: int, width: int, height: int, fmt: str, subject: int | None = None) -> bytes:
+    """Encode a generated picture as jpg, png (RGBA, partly transparent), webp or gif; with `subject`, the
+    picture carries that subject's icon."""
     if fmt not in FORMATS:
         raise ValueError(f"unsupported format {fmt!r}; expected one of {sorted(FORMATS)}")
     if width < 1 or height < 1:
         raise ValueError(f"bad size {width}x{height}")
     rgb = _picture(seed, width, height)
+    if subject is not None:
+        _draw_icon(rgb, subject, np.random.default_rng((seed, subject)))
     buf = io.BytesIO()
     if fmt == "jpg":
         rgb.save(buf, "JPEG", quality=JPEG_QUALITY)
@@ -60,6 +68,30 @@ def _picture(seed: int, width: int, height: int) -> Image.Image:
     # Mild noise gives JPEG something to encode, so sizes look like real photos, not flat art.
     noise = rng.standard_normal((height, width, 3), dtype=np.float32) * 8
     return Image.fromarray(np.clip(np.asarray(img, np.float32) + noise, 0, 255).astype(np.uint8), "RGB")
+
+
+def _draw_icon(img: Image.Image, subject: int, rng: np.random.Generator) -> None:
+    """The subject's shape in its colour, large (half to three quarters of the short side), anywhere."""
+    if not 0 <= subject < SUBJECTS:
+        raise ValueError(f"subject must be in 0..{SUBJECTS - 1}, not {subject}")
+    shape, colour = ICON_SHAPES[subject % len(ICON_SHAPES)], ICON_COLOURS[subject // len(ICON_SHAPES)]
+    width, height = img.size
+    side = max(2, int(min(width, height) * rng.uniform(0.5, 0.75)))
+    x0, y0 = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+    box = [x0, y0, x0 + side, y0 + side]
+    draw = ImageDraw.Draw(img)
+    bar = max(1, side // 4)
+    if shape == "disc":
+        draw.ellipse(box, fill=colour)
+    elif shape == "square":
+        draw.rectangle(box, fill=colour)
+    elif shape == "triangle":
+        draw.polygon([(x0 + side // 2, y0), (x0, y0 + side), (x0 + side, y0 + side)], fill=colour)
+    elif shape == "cross":
+        draw.rectangle([x0 + (side - bar) // 2, y0, x0 + (side + bar) // 2, y0 + side], fill=colour)
+        draw.rectangle([x0, y0 + (side - bar) // 2, x0 + side, y0 + (side + bar) // 2], fill=colour)
+    else:
+        draw.ellipse(box, outline=colour, width=bar)
 
 
 def _alpha_mask(width: int, height: int) -> Image.Image:

@@ -1,6 +1,8 @@
 """The demo's mini-web: deterministic pages whose <img> tags carry the alt texts a crawl meets: real English
 captions, German and French ones, junk (file names, "logo", numbers), duplicates across pages, and images
-behind faults (404, corrupt, opted out). Served by the test web under /site/{n}.html."""
+behind faults (404, corrupt, opted out). Every image shows its object's icon (testbed.images.SUBJECTS) and
+English captions name that object, so the demo's CLIP has something real to learn. Served by the test web
+under /site/{n}.html."""
 from __future__ import annotations
 
 import html
@@ -18,8 +20,15 @@ JUNK = ("IMG_{n:04d}.jpg", "DSC0{n:04d}", "logo", "image", "{n}", "https://examp
 FAULTS = ("/fault/status/404/{name}", "/fault/corrupt/{name}", "/fault/xrobots/noai/{name}")
 
 
-def caption(rng: random.Random) -> str:
-    return f"a {rng.choice(ADJECTIVES)} {rng.choice(OBJECTS)} {rng.choice(PLACES)}"
+def caption(rng: random.Random, subject: int | None = None) -> str:
+    adjective, obj, place = rng.choice(ADJECTIVES), rng.choice(OBJECTS), rng.choice(PLACES)
+    return f"a {adjective} {OBJECTS[subject] if subject is not None else obj} {place}"
+
+
+def subject_of(seed: int) -> int:
+    """The object an image shows (its icon; images.SUBJECTS == len(OBJECTS)): a function of the image alone, so
+    a duplicate image on a later page shows, and its English caption names, the same object."""
+    return random.Random(seed).randrange(len(OBJECTS))
 
 
 def page(n: int) -> str:
@@ -30,10 +39,12 @@ def page(n: int) -> str:
         seed = n * 10 + i
         if rng.random() < 0.08:  # the same image as on an earlier page, with another alt text: a duplicate
             seed = rng.randrange(max(1, n)) * 10 + i
-        name = f"{seed}_{rng.choice((320, 400, 480, 640))}x{rng.choice((240, 300, 360, 480))}.{rng.choice(('jpg', 'jpg', 'png', 'webp'))}"
+        subject = subject_of(seed)
+        size = f"{rng.choice((320, 400, 480, 640))}x{rng.choice((240, 300, 360, 480))}"
+        name = f"{seed}_{size}_s{subject}.{rng.choice(('jpg', 'jpg', 'png', 'webp'))}"
         roll = rng.random()
         if roll < 0.6:
-            alt = caption(rng)
+            alt = caption(rng, subject)
         elif roll < 0.75:
             alt = rng.choice(FOREIGN)
         else:

@@ -28,27 +28,30 @@ import time
 from aiohttp import web
 
 from wit_pipeline.testbed import miniweb
-from wit_pipeline.testbed.images import FORMATS, bomb_png, corrupt_jpeg, make_image
+from wit_pipeline.testbed.images import FORMATS, SUBJECTS, bomb_png, corrupt_jpeg, make_image
 
 HOST = "127.0.0.1"
 MAX_SIDE = 4096  # bigger names are 404: a typo must not make the server encode a gigapixel image
 MIB = 1 << 20
 DRIP_BYTES, DRIP_INTERVAL = 64, 0.2
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
-_NAME = re.compile(r"^(\d{1,9})_(\d{1,5})x(\d{1,5})\.(jpg|png|webp|gif)$")
+_NAME = re.compile(r"^(\d{1,9})_(\d{1,5})x(\d{1,5})(?:_s(\d{1,3}))?\.(jpg|png|webp|gif)$")
 _IMAGE_CACHE_LIMIT = 4096
 _ZEROS = bytes(MIB)
 
 
-def parse_name(name: str) -> tuple[int, int, int, str] | None:
-    """``{seed}_{w}x{h}.{ext}`` -> (seed, w, h, ext), or None when it is not a valid image name."""
+def parse_name(name: str) -> tuple[int, int, int, str, int | None] | None:
+    """``{seed}_{w}x{h}[_s{subject}].{ext}`` -> (seed, w, h, ext, subject), or None when it is not a valid
+    image name. A subject draws that class's icon into the picture (images.SUBJECTS), so captions that name
+    the subject describe something a model can learn to see."""
     m = _NAME.match(name)
     if not m:
         return None
     seed, w, h = int(m[1]), int(m[2]), int(m[3])
-    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+    subject = int(m[4]) if m[4] is not None else None
+    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE) or (subject is not None and subject >= SUBJECTS):
         return None
-    return seed, w, h, m[4]
+    return seed, w, h, m[5], subject
 
 
 # --- the deterministic pages -------------------------------------------------------------------------
@@ -128,12 +131,12 @@ class _Site:
     # helpers
 
     async def _image_bytes(self, request: web.Request, fmt: str | None = None
-                           ) -> tuple[bytes, str, tuple[int, int, int, str]]:
+                           ) -> tuple[bytes, str, tuple]:
         """The named image (or the same picture as ``fmt``), generated off the loop on first use so a slow
         encode never stalls other requests."""
         key = self._key(request)
         if fmt is not None:
-            key = key[:3] + (fmt,)
+            key = key[:3] + (fmt,) + key[4:]
         body = self._images.get(key)
         if body is None:
             body = await asyncio.get_running_loop().run_in_executor(None, make_image, *key)
@@ -143,7 +146,7 @@ class _Site:
         return body, FORMATS[key[3]], key
 
     @staticmethod
-    def _key(request: web.Request) -> tuple[int, int, int, str]:
+    def _key(request: web.Request) -> tuple:
         """The parsed image name; bad names are 404 on every route, faults included."""
         key = parse_name(request.match_info["name"])
         if key is None:
@@ -260,7 +263,7 @@ class _Site:
         return resp
 
     async def corrupt(self, request: web.Request) -> web.Response:
-        _, _, (seed, w, h, _) = await self._image_bytes(request, fmt="jpg")  # warms make_image's cache
+        _, _, (seed, w, h, _, _) = await self._image_bytes(request, fmt="jpg")  # warms make_image's cache
         return web.Response(body=corrupt_jpeg(seed, w, h), content_type="image/jpeg")
 
     async def html(self, request: web.Request) -> web.Response:

@@ -1,0 +1,88 @@
+"""`wit train` and `wit eval` on a corpus the project built itself (the session's mini-web corpus), and the
+exact-resume guarantee."""
+import json
+import os
+
+import pytest
+import torch
+
+from train_shards import object_folder, write_shards
+from wit_pipeline.cli import main as wit
+from wit_pipeline.train import checkpoint
+
+FAST = ["--model", "tiny", "--batch-size", "16", "--lr", "2e-3", "--warmup", "5", "--vocab-size", "400",
+        "--shuffle-buffer", "50", "--log-every", "2", "--no-progress"]
+
+
+def metrics(run):
+    return [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+
+
+@pytest.fixture(scope="module")
+def trained(mini_corpus, tmp_path_factory):
+    run = str(tmp_path_factory.mktemp("train") / "run")
+    assert wit(["train", mini_corpus["out"], "--output", run, "--steps", "40", "--workers", "1",
+                "--save-every", "20", *FAST]) == 0
+    return run
+
+
+def test_training_on_a_built_corpus_lowers_the_loss_and_writes_everything(trained, mini_corpus):
+    rows = metrics(trained)
+    assert [r["step"] for r in rows] == list(range(2, 41, 2))
+    first, last = sum(r["loss"] for r in rows[:3]) / 3, sum(r["loss"] for r in rows[-3:]) / 3
+    assert last < first - 0.3, (first, last)
+    for r in rows:
+        assert 0 <= r["data_wait_share"] <= 1 and r["samples_per_s"] > 0 and r["lr"] > 0 or r["step"] == 40
+        assert 1 / 100 - 1e-6 <= r["temperature"] <= 1
+    assert [s for s, _ in checkpoint.list_checkpoints(os.path.join(trained, "checkpoints"))] == [20, 40]
+    config = json.load(open(os.path.join(trained, "train_config.json")))
+    sizes = json.load(open(os.path.join(mini_corpus["out"], "shards", "sizes.json")))
+    assert config["epoch_samples"] == sum(sizes.values()) and config["total_steps"] == 40
+    assert os.path.exists(os.path.join(trained, "tokenizer.json"))
+    state = checkpoint.load(os.path.join(trained, "checkpoints", "step_00000040.pt"))
+    assert {"model", "optimizer", "scheduler", "rng", "data", "tokenizer", "model_config"} <= state.keys()
+
+
+def test_eval_zero_shot_retrieval_and_linear_probe(trained, mini_corpus, tmp_path, capsys):
+    ckpt = os.path.join(trained, "checkpoints", "step_00000040.pt")
+    folder = object_folder(tmp_path / "objects", per_class=3)
+    out = tmp_path / "zs.json"
+    assert wit(["eval", "zeroshot", ckpt, "--images", folder, "--json", str(out)]) == 0
+    zs = json.loads(out.read_text())
+    assert zs["classes"] == 20 and zs["images"] == 60 and 0 <= zs["top1"] <= zs["top5"] <= 1
+    assert wit(["eval", "retrieval", ckpt, "--shards", mini_corpus["out"], "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["images"] == r["texts"] > 10
+    assert r["image_to_text_R@1"] <= r["image_to_text_R@5"] <= r["image_to_text_R@10"] <= 1
+    assert wit(["eval", "linear-probe", ckpt, "--train", folder, "--json", str(out)]) == 0
+    lp = json.loads(out.read_text())
+    assert lp["test_images"] == 18 and lp["train_images"] == 42 and 0 <= lp["top1"] <= 1
+
+
+def test_a_resumed_run_reproduces_the_uninterrupted_one(tmp_path):
+    data = tmp_path / "shards"
+    write_shards(data, 4, 24)
+    common = ["--steps", "8", "--save-every", "4", "--workers", "2", "--keep-checkpoints", "0", *FAST]
+    whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
+    assert wit(["train", str(data), "--output", whole, *common]) == 0
+    assert wit(["train", str(data), "--output", parts, "--stop-after", "5", *common]) == 0
+    assert checkpoint.list_checkpoints(os.path.join(parts, "checkpoints"))[-1][0] == 5
+    assert wit(["train", str(data), "--output", parts, "--resume", "latest", *common]) == 0
+    a = checkpoint.load(os.path.join(whole, "checkpoints", "step_00000008.pt"))
+    b = checkpoint.load(os.path.join(parts, "checkpoints", "step_00000008.pt"))
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert a["data"]["cursors"] == b["data"]["cursors"]
+    assert metrics(whole)[-1]["loss"] == metrics(parts)[-1]["loss"]
+
+
+def test_bad_corpora_and_options_are_clear_errors(tmp_path, capsys):
+    data = tmp_path / "no_captions"
+    write_shards(data, 1, 4, sample=lambda i: {"jpg": b"\xff\xd8"})
+    assert wit(["train", str(data), "--output", str(tmp_path / "r"), "--steps", "2", *FAST]) == 2
+    assert "no captions" in capsys.readouterr().err
+    assert wit(["train", str(tmp_path / "nothing"), "--output", str(tmp_path / "r"), "--steps", "2"]) == 2
+    assert wit(["train", str(tmp_path / "nothing"), "--output", str(tmp_path / "r"), "--precision", "fp16",
+                "--device", "cpu", "--steps", "1", *FAST]) == 2
+    assert "needs CUDA" in capsys.readouterr().err
+    assert wit(["eval", "retrieval", str(tmp_path / "missing.pt"), "--shards", str(data)]) == 2
