@@ -7,6 +7,8 @@ the shards for a short while and measure zero-shot accuracy on held-out generate
 the English captions name (every mini-web image shows its object's icon)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -106,15 +108,16 @@ def _heldout_images(folder: str, per_class: int) -> None:
         os.makedirs(os.path.join(folder, name), exist_ok=True)
         for k in range(per_class):
             with open(os.path.join(folder, name, f"{k}.jpg"), "wb") as f:
-                f.write(make_image(900_000 + subject * 1000 + k, 320, 240, "jpg", subject))
+                f.write(make_image(900_000 + subject * 1000 + k, 256, 256, "jpg", subject))
 
 
 def _train_and_evaluate(wit, corpus: str, out: str, steps: int, per_class: int) -> int:
     _step(f"training the tiny CLIP on the shards for {steps} steps (CPU)")
     run = os.path.join(out, "train")
-    code = wit(["train", corpus, "--output", run, "--model", "tiny", "--steps", str(steps), "--batch-size", "32",
-                "--lr", "1e-3", "--warmup", "30", "--weight-decay", "0.1", "--workers", "1", "--vocab-size", "1000",
-                "--save-every", str(steps), "--log-every", "25", "--no-progress"])
+    with contextlib.redirect_stdout(io.StringIO()):  # its JSON summary; the figures are printed below
+        code = wit(["train", corpus, "--output", run, "--model", "tiny", "--steps", str(steps), "--batch-size", "32",
+                    "--lr", "1e-3", "--warmup", "30", "--weight-decay", "0.1", "--workers", "1", "--vocab-size", "1000",
+                    "--save-every", str(steps), "--log-every", "25", "--no-progress"])
     if code:
         return code
     metrics = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
@@ -126,8 +129,6 @@ def _train_and_evaluate(wit, corpus: str, out: str, steps: int, per_class: int) 
     _heldout_images(folder, per_class)
     result_path = os.path.join(out, "zeroshot.json")
     ckpt = os.path.join(run, "checkpoints", f"step_{steps:08d}.pt")
-    import contextlib
-    import io
     with contextlib.redirect_stdout(io.StringIO()):  # the JSON goes to a file; a summary line is printed below
         code = wit(["eval", "zeroshot", ckpt, "--images", folder, "--json", result_path])
     if code:
