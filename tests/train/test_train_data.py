@@ -77,6 +77,8 @@ def test_streams_of_only_bad_samples_stop_with_an_error_instead_of_hanging(tmp_p
     junk.mkdir()
     (junk / "00000.tar").write_bytes(b"\0garbage" * 50)
     _raises_within(lambda: next(iter(stream([str(junk / "00000.tar")]))), 60, RuntimeError, "read no sample")
+    _raises_within(lambda: next(iter(stream([str(junk / "00000.tar")], resampled=True))), 60, RuntimeError,
+                   "gave no readable sample")
 
 
 def test_bad_samples_are_skipped_and_counted(tmp_path):
@@ -119,8 +121,12 @@ def test_streams_split_the_shards_between_ranks_and_workers(tmp_path):
         gen = s._shard_urls(sid, 4, [1])
         seen.append([next(gen) for _ in range(2)])
     assert sorted(u for part in seen for u in part) == sorted(urls)  # one pass: every shard once, no overlap
-    resampled = stream(urls, resampled=True)._shard_urls(0, 4, [1])
-    draws = [next(resampled) for _ in range(40)]
+    progress = [0]
+    resampled = stream(urls, resampled=True)._shard_urls(0, 4, progress)
+    draws = []
+    for _ in range(40):
+        draws.append(next(resampled))
+        progress[0] += 1  # each drawn shard gave samples
     assert set(draws) <= set(urls) and len(set(draws)) > 4
 
 

@@ -50,7 +50,6 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("local_loss", [False, True])
 def test_two_ranks_match_one_process_on_the_global_batch(tmp_path, local_loss):
-    torch.set_num_threads(1)
     reference = model()
     images, tokens = batch()
     ref_loss = ClipLoss()(*reference(images, tokens))

@@ -21,30 +21,31 @@ def metrics(run):
 @pytest.fixture(scope="module")
 def trained(mini_corpus, tmp_path_factory):
     run = str(tmp_path_factory.mktemp("train") / "run")
-    assert wit(["train", mini_corpus["out"], "--output", run, "--steps", "40", "--workers", "1",
-                "--save-every", "20", *FAST]) == 0
+    # lr 1e-3 over 60 steps: the loss falls far (2.9 -> 1.1 here), so the check below has a wide margin
+    assert wit(["train", mini_corpus["out"], "--output", run, "--steps", "60", "--workers", "1",
+                "--save-every", "30", *FAST, "--lr", "1e-3"]) == 0
     return run
 
 
 def test_training_on_a_built_corpus_lowers_the_loss_and_writes_everything(trained, mini_corpus):
     rows = metrics(trained)
-    assert [r["step"] for r in rows] == list(range(2, 41, 2))
+    assert [r["step"] for r in rows] == list(range(2, 61, 2))
     first, last = sum(r["loss"] for r in rows[:3]) / 3, sum(r["loss"] for r in rows[-3:]) / 3
     assert last < first - 0.3, (first, last)
     for r in rows:
-        assert 0 <= r["data_wait_share"] <= 1 and r["samples_per_s"] > 0 and r["lr"] > 0 or r["step"] == 40
+        assert 0 <= r["data_wait_share"] <= 1 and r["samples_per_s"] > 0 and (r["lr"] > 0 or r["step"] == 60)
         assert 1 / 100 - 1e-6 <= r["temperature"] <= 1
-    assert [s for s, _ in checkpoint.list_checkpoints(os.path.join(trained, "checkpoints"))] == [20, 40]
+    assert [s for s, _ in checkpoint.list_checkpoints(os.path.join(trained, "checkpoints"))] == [30, 60]
     config = json.load(open(os.path.join(trained, "train_config.json")))
     sizes = json.load(open(os.path.join(mini_corpus["out"], "shards", "sizes.json")))
-    assert config["epoch_samples"] == sum(sizes.values()) and config["total_steps"] == 40
+    assert config["epoch_samples"] == sum(sizes.values()) and config["total_steps"] == 60
     assert os.path.exists(os.path.join(trained, "tokenizer.json"))
-    state = checkpoint.load(os.path.join(trained, "checkpoints", "step_00000040.pt"))
+    state = checkpoint.load(os.path.join(trained, "checkpoints", "step_00000060.pt"))
     assert {"model", "optimizer", "scheduler", "rng", "data", "tokenizer", "model_config"} <= state.keys()
 
 
 def test_eval_zero_shot_retrieval_and_linear_probe(trained, mini_corpus, tmp_path, capsys):
-    ckpt = os.path.join(trained, "checkpoints", "step_00000040.pt")
+    ckpt = os.path.join(trained, "checkpoints", "step_00000060.pt")
     folder = object_folder(tmp_path / "objects", per_class=3)
     out = tmp_path / "zs.json"
     assert wit(["eval", "zeroshot", ckpt, "--images", folder, "--json", str(out)]) == 0
@@ -86,3 +87,28 @@ def test_bad_corpora_and_options_are_clear_errors(tmp_path, capsys):
                 "--device", "cpu", "--steps", "1", *FAST]) == 2
     assert "needs CUDA" in capsys.readouterr().err
     assert wit(["eval", "retrieval", str(tmp_path / "missing.pt"), "--shards", str(data)]) == 2
+
+
+def test_torchrun_two_ranks_train_save_and_resume(tmp_path):
+    """The whole loop under torchrun on gloo: both ranks' data positions land in rank 0's checkpoint, and a
+    resumed 2-rank run goes on from it."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "shards"
+    write_shards(data, 4, 16)
+    run = str(tmp_path / "run")
+    # --standalone: a local rendezvous on a free port (a static --master_port 0 would never meet)
+    base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            "-m", "wit_pipeline.cli", "train", str(data), "--output", run, "--steps", "4",
+            "--save-every", "2", "--workers", "1", "--keep-checkpoints", "0", *FAST]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for extra in (["--stop-after", "2"], ["--resume", "latest"]):
+        proc = subprocess.run(base + extra, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    state = checkpoint.load(os.path.join(run, "checkpoints", "step_00000004.pt"))
+    assert state["data"]["streams"] == (2, 1)
+    assert sorted(state["data"]["cursors"]) == [0, 1]  # rank 0's stream and rank 1's
+    assert len(state["rng"]) == 2
+    rows = metrics(run)
+    assert [r["step"] for r in rows] == [2, 4] and all(r["samples_per_s"] > 0 for r in rows)

@@ -126,8 +126,14 @@ class ShardStream(IterableDataset):
         """Endless shard URLs for one stream: passes over its split, or draws with replacement."""
         if self.opts.resampled:
             rng = random.Random(_stream_seed(self.opts.seed, stream, "resample"))
+            empty_draws, before = 0, progress[0]
             while True:
                 yield rng.choice(self.urls)
+                empty_draws = empty_draws + 1 if progress[0] == before else 0
+                before = progress[0]
+                if empty_draws >= max(20, 2 * len(self.urls)):  # drawn over and over, never a sample
+                    raise RuntimeError(f"stream {stream}: {empty_draws} shard draws in a row gave no readable "
+                                       f"sample (of {len(self.urls)} shards, e.g. {self.urls[0]})")
         pass_index = 0
         while True:
             order = list(self.urls)
