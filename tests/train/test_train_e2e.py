@@ -112,3 +112,19 @@ def test_torchrun_two_ranks_train_save_and_resume(tmp_path):
     assert len(state["rng"]) == 2
     rows = metrics(run)
     assert [r["step"] for r in rows] == [2, 4] and all(r["samples_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("extra", [
+    ["--precision", "bf16"],
+    ["--accum-freq", "2", "--grad-checkpointing", "--grad-clip", "1.0", "--model", "tiny-rn"],
+    ["--compile"],  # inductor compiles C++ kernels: seconds once its cache is warm, about a minute cold
+])
+def test_training_options_run_end_to_end(tmp_path, extra):
+    data = tmp_path / "shards"
+    write_shards(data, 2, 16)
+    run = str(tmp_path / "run")
+    assert wit(["train", str(data), "--output", run, "--steps", "4", "--workers", "0", *FAST, *extra]) == 0
+    rows = metrics(run)
+    assert rows[-1]["step"] == 4 and all(r["loss"] == r["loss"] and r["loss"] > 0 for r in rows)  # finite
+    state = checkpoint.load(os.path.join(run, "checkpoints", "step_00000004.pt"))
+    assert not any(k.startswith("_orig_mod") for k in state["model"])  # loadable without torch.compile
