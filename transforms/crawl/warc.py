@@ -2,7 +2,9 @@
 decoded with the charset a browser would use; every <img> with a non-blank alt gives a candidate.
 
 The image URL is the src, resolved against the page's first <base href> (itself resolved against the page
-URL) or the page URL; an <img> without a usable src takes the largest candidate of its srcset. The title
+URL) or the page URL. Lazy-loading markup wins over src, which then holds a placeholder (a data: URI or a
+spacer GIF): data-src, data-lazy-src, data-original. An <img> without a usable URL so far takes the largest
+candidate of its srcset, then of data-srcset, then of the <source srcset> of its <picture>. The title
 attribute is kept apart (the candidate's `title`). The page language comes from the record metadata when
 there is some: the WARC-Identified-Content-Language header, or the languages-cld2 field of the metadata
 record Common Crawl writes right after each response.
@@ -120,10 +122,31 @@ def page_images(html: str, page_url: str | None,
         base = absolute_url(base_element.getattr("href"), page_url) or page_url
     # img[alt], not every img: matching runs inside lexbor, and each node handed to Python costs time.
     for img in document.query_selector_all("img[alt]"):
-        url = absolute_url(img.getattr("src"), base)
+        url = None
+        for attr in LAZY_SRC:
+            url = absolute_url(img.getattr(attr), base)
+            if url is not None:
+                break
+        else:
+            url = absolute_url(img.getattr("src"), base)
         if url is None and use_srcset:
-            url = best_srcset_url(img.getattr("srcset"), base)
+            url = _srcset_url(img, base)
         yield url, img.getattr("alt") or "", img.getattr("title")
+
+
+# What lazy-loading scripts (lazysizes, jQuery lazyload, WordPress plugins) read the real URL from.
+LAZY_SRC = ("data-src", "data-lazy-src", "data-original")
+
+
+def _srcset_url(img, base: str | None) -> str | None:
+    url = best_srcset_url(img.getattr("srcset"), base) or best_srcset_url(img.getattr("data-srcset"), base)
+    parent = img.parent
+    if url is None and parent is not None and parent.tag == "picture":
+        for source_element in parent.query_selector_all("source[srcset]"):
+            url = best_srcset_url(source_element.getattr("srcset"), base)
+            if url is not None:
+                break  # the first source a browser would consider; its media/type conditions are not evaluated
+    return url
 
 
 def page_candidates(body: bytes, page_url: str | None, declared_charset: str | None, source_id: str,

@@ -100,6 +100,23 @@ def test_srcset_is_used_when_src_is_unusable(tmp_path):
     assert [c["text"] for c in found] == ["src wins"]
 
 
+def test_lazy_loading_attributes_and_picture_sources(tmp_path):
+    html = ('<img alt="lazysizes" src="data:image/gif;base64,R0lGOD" data-src="/lazy/a.jpg" class="lazyload">'
+            '<img alt="spacer src" src="spacer.gif" data-lazy-src="b.jpg">'
+            '<img alt="jquery" src="grey.gif" data-original="https://cdn.example.org/c.jpg">'
+            '<img alt="lazy srcset" data-srcset="d1.jpg 400w, d2.jpg 800w">'
+            '<picture><source type="image/webp" srcset="e.webp 1x, e2.webp 2x"><source srcset="f.jpg">'
+            '<img alt="picture"></picture>'
+            '<picture><source srcset="g.webp"><img alt="img src first" src="h.jpg"></picture>'
+            '<div><source srcset="no.jpg"><img alt="not in a picture"></div>')
+    found, stats = read(write_warc(tmp_path / "l.warc.gz", [page(html)]))
+    assert [(c["text"], c["url"]) for c in found] == [
+        ("lazysizes", "http://example.com/lazy/a.jpg"), ("spacer src", "http://example.com/dir/b.jpg"),
+        ("jquery", "https://cdn.example.org/c.jpg"), ("lazy srcset", "http://example.com/dir/d2.jpg"),
+        ("picture", "http://example.com/dir/e2.webp"), ("img src first", "http://example.com/dir/h.jpg")]
+    assert stats.skipped["not_http_url"] == 1
+
+
 def test_only_http_images_with_non_blank_alt(tmp_path):
     html = ('<img src="ftp://x.org/a.jpg" alt="ftp"><img src="mailto:a@b" alt="mail"><img src="ok.jpg" alt="ok">'
             '<img src="b.jpg" alt=""><img src="c.jpg" alt=" &#9;\n "><img src="d.jpg">'
