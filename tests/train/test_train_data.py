@@ -146,3 +146,11 @@ def test_loader_workers_rotate_so_a_resume_continues_with_the_right_stream(tmp_p
     loader, workers = make_loader(DataOptions(data=str(tmp_path), workers=8, image_size=32), TOKENIZER.to_json(),
                                   16, urls=urls)
     assert workers == 4  # never more streams than shards
+
+
+def test_bad_sample_counts_go_on_after_a_resume(tmp_path):
+    urls = write_shards(tmp_path, 1, 20)
+    opts = DataOptions(data="unused", batch_size=4, workers=0, shuffle_buffer=5, shuffle_initial=2, image_size=32)
+    fresh = next(iter(ShardStream(urls, opts, TOKENIZER.to_json(), 16)))
+    resumed = next(iter(ShardStream(urls, opts, TOKENIZER.to_json(), 16, cursors={0: 4}, bad={0: 7})))
+    assert fresh["bad"] == 0 and resumed["bad"] == 7

@@ -58,6 +58,10 @@ def test_eval_zero_shot_retrieval_and_linear_probe(trained, mini_corpus, tmp_pat
     assert wit(["eval", "linear-probe", ckpt, "--train", folder, "--json", str(out)]) == 0
     lp = json.loads(out.read_text())
     assert lp["test_images"] == 18 and lp["train_images"] == 42 and 0 <= lp["top1"] <= 1
+    (tmp_path / "objects" / "dog" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert wit(["eval", "zeroshot", ckpt, "--images", folder, "--json", str(out)]) == 0
+    zs = json.loads(out.read_text())
+    assert zs["images"] == 60 and zs["unreadable_images"] == 1  # left out and counted, not a crash
 
 
 def test_a_resumed_run_reproduces_the_uninterrupted_one(tmp_path):
@@ -128,3 +132,37 @@ def test_training_options_run_end_to_end(tmp_path, extra):
     assert rows[-1]["step"] == 4 and all(r["loss"] == r["loss"] and r["loss"] > 0 for r in rows)  # finite
     state = checkpoint.load(os.path.join(run, "checkpoints", "step_00000004.pt"))
     assert not any(k.startswith("_orig_mod") for k in state["model"])  # loadable without torch.compile
+
+
+def test_resume_latest_starts_fresh_and_a_resume_does_not_repeat_metrics(tmp_path):
+    data = tmp_path / "shards"
+    write_shards(data, 2, 16)
+    run = str(tmp_path / "run")
+    common = ["--steps", "6", "--save-every", "3", "--workers", "0", "--resume", "latest", *FAST]
+    assert wit(["train", str(data), "--output", run, "--stop-after", "4", *common]) == 0  # nothing to resume yet
+    assert [r["step"] for r in metrics(run)] == [2, 4]
+    assert wit(["train", str(data), "--output", run, *common]) == 0  # resumes at 4 (stop-after saved it)
+    assert [r["step"] for r in metrics(run)] == [2, 4, 6]
+
+
+def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "shards"
+    write_shards(data, 2, 16)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "wit_pipeline.cli", "train", str(data), "--output", str(run),
+                             "--steps", "100000", "--save-every", "100000", "--workers", "0", *FAST],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:]
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    saved = checkpoint.list_checkpoints(str(run / "checkpoints"))
+    assert len(saved) == 1 and 2 <= saved[0][0] < 100000
+    assert metrics(str(run))[-1]["step"] == saved[0][0]

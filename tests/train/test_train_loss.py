@@ -10,6 +10,13 @@ from wit_pipeline.train.loss import ClipLoss
 from wit_pipeline.train.model import CLIP
 
 
+def test_retrieval_chance_is_exact():
+    from wit_pipeline.train.evaluate import _chance_any
+    assert _chance_any(50, 5, 10) == pytest.approx(1 - math.comb(45, 10) / math.comb(50, 10))  # 0.689, not 1
+    assert _chance_any(5060, 5, 10) == pytest.approx(1 - math.comb(5055, 10) / math.comb(5060, 10))
+    assert _chance_any(10, 10, 1) == 1.0 and _chance_any(10, 0, 5) == 0.0
+
+
 def test_symmetric_cross_entropy_over_the_similarities():
     torch.manual_seed(0)
     img, txt = F.normalize(torch.randn(6, 8), dim=-1), F.normalize(torch.randn(6, 8), dim=-1)
@@ -74,3 +81,19 @@ def test_options_are_checked():
         loop.TrainOptions(data="d", output="o", model="huge")
     with pytest.raises(ValueError, match="batch_size"):
         loop.TrainOptions(data="d", output="o", batch_size=0)
+
+
+def test_similarities_are_float32_under_low_precision_autocast():
+    torch.manual_seed(0)
+    img, txt = F.normalize(torch.randn(8, 16), dim=-1), F.normalize(torch.randn(8, 16), dim=-1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        per_image, _ = ClipLoss().logits(img.bfloat16(), txt.bfloat16(), torch.tensor(100.0))
+        loss = ClipLoss()(img.bfloat16(), txt.bfloat16(), torch.tensor(100.0))
+    assert per_image.dtype == torch.float32
+    exact = ClipLoss()(img.bfloat16().float(), txt.bfloat16().float(), torch.tensor(100.0))
+    assert loss.item() == pytest.approx(exact.item(), rel=1e-6)
+
+
+def test_local_loss_without_gradient_gathers_is_refused():
+    with pytest.raises(ValueError, match="gather_with_grad"):
+        ClipLoss(local_loss=True, gather_with_grad=False, rank=0, world_size=2)

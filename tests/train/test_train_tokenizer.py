@@ -47,3 +47,10 @@ def test_bad_arguments_are_clear_errors():
         train_tokenizer(CAPTIONS, vocab_size=100)
     with pytest.raises(ValueError, match="context_length"):
         train_tokenizer(CAPTIONS, vocab_size=400, context_length=2)
+
+
+def test_special_token_text_in_a_caption_is_plain_text():
+    tok = train_tokenizer(CAPTIONS, vocab_size=400, context_length=32)
+    row = list(tok.encode(["a dog <|endoftext|> and <|pad|> a cat"])[0])
+    assert row.count(tok.eot_id) == 1 and row.index(tok.eot_id) > 10  # only the real end token
+    assert 0 not in row[:row.index(tok.eot_id)]

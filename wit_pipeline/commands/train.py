@@ -41,7 +41,8 @@ def register(p) -> None:
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--workers", type=int, default=2, help="data loader processes per rank")
     g.add_argument("--threads", type=int, default=0, help="torch threads of the trainer (0: torch's default)")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when present)")
+    g.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present; each torchrun rank "
+                   "takes GPU LOCAL_RANK)")
     g = p.add_argument_group("data")
     g.add_argument("--resampled", action="store_true", help="draw shards with replacement (endless)")
     g.add_argument("--no-shard-shuffle", dest="shard_shuffle", action="store_false")
@@ -52,13 +53,12 @@ def register(p) -> None:
     g.add_argument("--context-length", type=int, default=None, help="tokens per caption (default: the model's)")
     g.add_argument("--tokenizer-samples", type=int, default=200_000, help="captions read to train the tokenizer")
     g = p.add_argument_group("distributed")
-    g.add_argument("--local-loss", action="store_true", help="each rank scores its own rows against all columns")
-    g.add_argument("--no-gather-with-grad", dest="gather_with_grad", action="store_false",
-                   help="gather other ranks' features as constants")
+    g.add_argument("--local-loss", action="store_true", help="each rank scores its own rows against all columns "
+                   "(features are always gathered with their gradients)")
     g = p.add_argument_group("checkpoints and logs")
     g.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep-checkpoints", type=int, default=3, help="newest checkpoints kept; 0 keeps all")
-    g.add_argument("--resume", default=None, help="'latest' or a checkpoint file")
+    g.add_argument("--resume", default=None, help="'latest' (starts fresh when there is none yet) or a file")
     g.add_argument("--log-every", type=int, default=10)
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")

@@ -41,15 +41,21 @@ SCAN_SCHEMA = pa.schema([
     ("width", pa.int32()), ("height", pa.int32()), ("original_width", pa.int32()),
     ("original_height", pa.int32()), ("sha256", pa.string()), ("language", pa.string()),
 ])
+# Few distinct values: read as dictionary indices straight from the Parquet dictionary pages, and counted on them.
+DICT_COLUMNS = ("status", "error_message", "language")
 MAX_HIST_VALUE = 1 << 17  # larger values (pixels, characters) land in the last histogram bucket
 TOP = 25  # rows kept in "most common" tables
 QUANTILES = (("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95),
              ("p99", 0.99))
-_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX = np.full(256, 255, dtype=np.uint16)  # ASCII byte -> hex digit value, 255 where not one
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
 for _i, _c in enumerate(b"ABCDEF"):
     _HEX[_c] = 10 + _i
+# two ASCII bytes read as one little-endian uint16 -> the byte their hex digits spell, 0xFFFF where not hex
+_PAIR = np.arange(1 << 16)
+_HEX_PAIRS = np.where((_HEX[_PAIR & 255] < 16) & (_HEX[_PAIR >> 8] < 16), _HEX[_PAIR & 255] << 4 | _HEX[_PAIR >> 8],
+                      0xFFFF).astype(np.uint16)
 
 
 # ---------------------------------------------------------------------------------------------- the corpus
@@ -182,92 +188,138 @@ class _Partial:
         self.shards.extend(other.shards)
 
 
-def _pairs(counts: pa.StructArray) -> list:
-    return list(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+def _read_shard(corpus: Corpus, path: str) -> tuple[int, dict[str, pa.Array]]:
+    """Row count and SCAN_SCHEMA columns of one shard, each one array of its scan type (nulls where the shard
+    lacks it); DICT_COLUMNS come dictionary-encoded from the Parquet dictionary pages, never expanded to strings.
+    ParquetFile rather than a dataset: the dataset's per-file scanner set-up costs more than reading these."""
+    with corpus.fs.open_input_file(path) as f:
+        meta = pq.read_metadata(f)
+        rows, present = meta.num_rows, set(meta.schema.to_arrow_schema().names)
+        pf = pq.ParquetFile(f, metadata=meta, read_dictionary=[n for n in DICT_COLUMNS if n in present])
+        table = pf.read(columns=[n for n in SCAN_SCHEMA.names if n in present], use_threads=False)
+    columns = {}
+    for f in SCAN_SCHEMA:
+        want = pa.dictionary(pa.int32(), f.type) if f.name in DICT_COLUMNS else f.type
+        col = table[f.name].combine_chunks() if f.name in present else pa.nulls(rows, want)
+        columns[f.name] = col if col.type == want else col.cast(want)
+    return rows, columns
 
 
-def _sha_prefixes(sha: pa.Array) -> tuple[np.ndarray, list]:
-    """First 64 bits of each 64-hex-digit sha256 as uint64; anything else returned as strings."""
-    sha = sha.drop_null()
-    if len(sha) == 0:
-        return np.zeros(0, np.uint64), []
-    lengths = pc.binary_length(sha)
-    good = pc.equal(lengths, 64)
-    other = sha.filter(pc.invert(good)).to_pylist()
-    sha = sha.filter(good)
-    if isinstance(sha, pa.ChunkedArray):
-        sha = sha.combine_chunks()
-    if len(sha) == 0:
+def _valid(arr: pa.Array) -> np.ndarray:
+    return arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else np.ones(len(arr), bool)
+
+
+def _codes(arr: pa.DictionaryArray) -> tuple[np.ndarray, list]:
+    """Each row's dictionary index (null rows: one index past the dictionary) and the values they name."""
+    values = arr.dictionary.to_pylist() + [None]
+    return arr.indices.fill_null(len(values) - 1).to_numpy().astype(np.int64), values
+
+
+def _counted(codes: np.ndarray):
+    """(code, rows) of each distinct code."""
+    values, counts = np.unique(codes, return_counts=True)
+    return zip(values.tolist(), counts.tolist())
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (one more than rows) and data bytes of a string array, without copying."""
+    if len(arr) == arr.null_count:
+        return np.zeros(len(arr) + 1, np.int32), np.zeros(0, np.uint8)
+    _, offsets, data = arr.buffers()
+    return (np.frombuffer(offsets, np.int32, len(arr) + 1, arr.offset * 4),
+            np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
+
+
+def _strings(arr: pa.Array, rows: np.ndarray) -> list:
+    return arr.filter(pa.array(rows)).to_pylist() if rows.any() else []
+
+
+def _char_lengths(arr: pa.Array) -> np.ndarray:
+    """Characters in each string (anything at nulls). Captions are mostly ASCII, and there characters are bytes:
+    the offsets give the lengths without a UTF-8 pass."""
+    offsets, data = _string_buffers(arr)
+    if (data[offsets[0]:offsets[-1]] < 0x80).all():
+        return np.diff(offsets)
+    return pc.utf8_length(arr).fill_null(0).to_numpy()
+
+
+def _sha_prefixes(sha: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """First 64 bits, as uint64, of the non-null sha256 at `rows` that are 64 long and start with 16 hex digits;
+    the others returned as strings (wrong length first, then not hex)."""
+    rows = rows & _valid(sha)
+    offsets, data = _string_buffers(sha)
+    good = rows & (np.diff(offsets) == 64)
+    other = _strings(sha, rows & ~good)
+    if not good.any():
         return np.zeros(0, np.uint64), other
-    offsets = np.frombuffer(sha.buffers()[1], dtype=np.int32, count=len(sha) + 1, offset=sha.offset * 4)
-    data = np.frombuffer(sha.buffers()[2], dtype=np.uint8)
-    start = int(offsets[0])
-    digits = _HEX[data[start:start + 64 * len(sha)].reshape(len(sha), 64)[:, :16]]
-    bad = (digits == 255).any(axis=1)
-    if bad.any():
-        other += [s for s, b in zip(sha.to_pylist(), bad) if b]
-        digits = digits[~bad]
-    packed = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2])  # 8 bytes, big-endian order
-    value = packed.view(">u8").ravel().astype(np.uint64)
-    return value, other
+    # the first 16 bytes of each: a view of the data as overlapping 16-byte records, gathered at the offsets
+    heads = np.ndarray((len(data) - 15,), "V16", data, strides=(1,))[offsets[:-1][good]]
+    decoded = _HEX_PAIRS[heads.view("<u2").reshape(-1, 8)]  # 8 bytes (big-endian order), 0xFFFF where not hex
+    if decoded.max() > 255:
+        bad = (decoded > 255).any(axis=1)
+        where = np.flatnonzero(good)
+        other += _strings(sha, np.isin(np.arange(len(sha)), where[bad]))
+        decoded = decoded[~bad]
+    return decoded.astype(np.uint8).view(">u8").ravel().astype(np.uint64), other
 
 
-def _hosts(urls: pa.Array) -> pa.Array:
-    """The lower-cased host of each URL, null when there is none (user info and port removed)."""
-    hosts = pc.struct_field(pc.extract_regex(urls, HOST_RE), [0])
-    if pc.any(pc.match_substring_regex(hosts, "[@:]")).as_py():
-        hosts = pc.replace_substring_regex(pc.replace_substring_regex(hosts, r"^[^@]*@", ""), r":\d*$", "")
-    return pc.if_else(pc.equal(hosts, ""), None, pc.utf8_lower(hosts))
+def _host_counts(urls: pa.Array) -> Counter:
+    """Rows per host of the URLs: lower-cased, user info and port cut, "(no host)" where there is none. The
+    regex runs once per URL; the clean-up, once per distinct host text it found."""
+    found = pc.value_counts(pc.struct_field(pc.extract_regex(urls, HOST_RE), [0]))
+    hosts = pc.replace_substring_regex(found.field("values"), r"^[^@]*@", "")
+    hosts = pc.utf8_lower(pc.replace_substring_regex(hosts, r":\d*$", ""))
+    counts = Counter()
+    for host, n in zip(hosts.to_pylist(), found.field("counts").to_pylist()):
+        counts[host or "(no host)"] += n
+    return counts
 
 
-def _summarise_shard(corpus: Corpus, fragment, schema: pa.Schema) -> _Partial:
-    table = fragment.to_table(schema=schema, columns=list(schema.names), use_threads=False)
-    part = _Partial(rows=table.num_rows)
-    grouped = table.group_by(["status", "error_message"]).aggregate([([], "count_all")])
-    for s, e, n in zip(*(grouped.column(i).to_pylist() for i in range(3))):
-        part.status_errors[(s or "(none)", e)] += n
-    ok = pc.fill_null(pc.equal(table["status"], "success"), False)
-    failed = table.filter(pc.invert(ok)) if part.status_errors.get(("success", None), 0) < table.num_rows \
-        else None
-    if failed is not None and failed.num_rows:
-        hosts = _hosts(failed["url"])
-        for h, n in _pairs(pc.value_counts(pc.fill_null(hosts, "(no host)"))):
-            part.hosts[h] += n
-    good = table.filter(ok)
+def _summarise_shard(corpus: Corpus, path: str) -> _Partial:
+    rows, cols = _read_shard(corpus, path)
+    part = _Partial(rows=rows)
+    status, status_values = _codes(cols["status"])
+    error, error_values = _codes(cols["error_message"])
+    for code, n in _counted(status * len(error_values) + error):  # one code per (status, error) pair
+        s, e = divmod(code, len(error_values))
+        part.status_errors[(status_values[s] or "(none)", error_values[e])] += n
+    ok = np.array([v == "success" for v in status_values])[status]
+    if not ok.all():
+        part.hosts = _host_counts(cols["url"].filter(pa.array(~ok)))
     for name in SIZE_COLUMNS:
-        col = good[name].drop_null()
-        if len(col):
-            part.hists[name] = _bincount(col.to_numpy())
-    lengths = pc.utf8_length(good["caption"]).drop_null()
+        col = cols[name]
+        values = col.fill_null(0).to_numpy()[ok & _valid(col)]
+        if len(values):
+            part.hists[name] = _bincount(values)
+    caption = cols["caption"]
+    lengths = _char_lengths(caption)[ok & _valid(caption)]
     if len(lengths):
-        part.hists["caption_length"] = _bincount(lengths.to_numpy())
-    if good.num_rows:
-        for lang, n in _pairs(pc.value_counts(pc.fill_null(good["language"], "(none)"))):
-            part.languages[lang] += n
-        prefixes, other = _sha_prefixes(good["sha256"])
+        part.hists["caption_length"] = _bincount(lengths)
+    if ok.any():
+        language, language_values = _codes(cols["language"])
+        for code, n in _counted(language[ok]):
+            part.languages["(none)" if language_values[code] is None else language_values[code]] += n
+        prefixes, other = _sha_prefixes(cols["sha256"], ok)
         part.sha.append(prefixes)
         part.sha_other.extend(other)
-    path = fragment.path
-    stats = None
     stats_path = path[:-len(".parquet")] + STATS_SUFFIX
     try:
         stats = json.loads(corpus.read_bytes(stats_path))
     except (FileNotFoundError, OSError, ValueError):
         stats = None
-    successes = int(ok.to_numpy(zero_copy_only=False).sum()) if table.num_rows else 0
-    check = {"shard": posixpath.basename(path)[:-len(".parquet")], "rows": table.num_rows,
-             "success": successes, "stats_json": stats is not None}
+    successes = int(ok.sum())
+    check = {"shard": posixpath.basename(path)[:-len(".parquet")], "rows": rows, "success": successes,
+             "stats_json": stats is not None}
     if stats is not None:
-        check["stats_agree"] = (stats.get("count") == table.num_rows and stats.get("successes") == successes)
+        check["stats_agree"] = (stats.get("count") == rows and stats.get("successes") == successes)
     part.shards.append(check)
     return part
 
 
 def _scan_shards(corpus: Corpus, workers: int) -> _Partial:
-    dataset = ds.dataset(corpus.shard_files, schema=SCAN_SCHEMA, format="parquet", filesystem=corpus.fs)
     total = _Partial()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(lambda f: _summarise_shard(corpus, f, dataset.schema), dataset.get_fragments()):
+        for part in pool.map(lambda path: _summarise_shard(corpus, path), corpus.shard_files):
             total.merge(part)
     return total
 

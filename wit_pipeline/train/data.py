@@ -114,9 +114,11 @@ class ShardStream(IterableDataset):
     """Batches of {"images": uint8 (N,3,H,W), "tokens": int64 (N,ctx), "stream", "cursor", "bad"}."""
 
     def __init__(self, urls: list[str], opts: DataOptions, tokenizer_json: str, context_length: int,
-                 rank: int = 0, world_size: int = 1, cursors: dict | None = None, rotation: int = 0):
+                 rank: int = 0, world_size: int = 1, cursors: dict | None = None, rotation: int = 0,
+                 bad: dict | None = None):
         super().__init__()
         self.rotation = rotation
+        self.bad = dict(bad or {})  # bad samples met before a resume, per stream: the count goes on from there
         self.urls, self.opts = list(urls), opts
         self.tokenizer_json, self.context_length = tokenizer_json, context_length
         self.rank, self.world_size = rank, world_size
@@ -174,7 +176,7 @@ class ShardStream(IterableDataset):
         shuffled = _shuffle(counted(raw), opts.shuffle_buffer, opts.shuffle_initial,
                             rng=random.Random(_stream_seed(opts.seed, stream, "samples")))
         skip = int(self.cursors.get(stream, 0))
-        cursor, bad, bad_run = 0, 0, 0
+        cursor, bad, bad_run = 0, int(self.bad.get(stream, 0)), 0
         images, texts = [], []
         for sample in shuffled:
             cursor += 1
@@ -217,8 +219,8 @@ def _worker_init(_):
 
 
 def make_loader(opts: DataOptions, tokenizer_json: str, context_length: int, rank: int = 0, world_size: int = 1,
-                cursors: dict | None = None, urls: list[str] | None = None,
-                rotation: int = 0) -> tuple[DataLoader, int]:
+                cursors: dict | None = None, urls: list[str] | None = None, rotation: int = 0,
+                bad: dict | None = None, pin_memory: bool = False) -> tuple[DataLoader, int]:
     """The training DataLoader and the worker count it uses (never more streams than shards, which would
     leave a stream with nothing to read). `rotation`: batches already taken from this rank's loader."""
     if urls is None:
@@ -235,10 +237,10 @@ def make_loader(opts: DataOptions, tokenizer_json: str, context_length: int, ran
     if workers:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the Rust pool must not be forked
     dataset = ShardStream(urls, opts, tokenizer_json, context_length, rank, world_size, cursors,
-                          rotation % max(workers, 1))
+                          rotation % max(workers, 1), bad)
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, worker_init_fn=_worker_init,
                         persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
-                        pin_memory=torch.cuda.is_available())
+                        pin_memory=pin_memory)
     return loader, workers
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from wit_pipeline.train.tokenizer import Tokenizer
 TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image of a {}.", "a photo of the {}.",
              "a close-up photo of a {}.", "a bright photo of a {}.", "a photo of a small {}.", "a photo of a big {}.")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,14 +48,35 @@ def load(path: str, device: str | None = None) -> Loaded:
     return Loaded(model, Tokenizer.from_json(state["tokenizer"], cfg.text.context_length), cfg, dev, state["step"])
 
 
+def load_images(sources: list, size: int) -> tuple[list[torch.Tensor], list[int]]:
+    """Evaluation-transformed uint8 images of paths or bytes, and the indices of those that decoded: an
+    unreadable file is left out and counted, not a crash halfway through an evaluation."""
+    images, ok = [], []
+    for i, source in enumerate(sources):
+        try:
+            images.append(augment.eval_image(source, size))
+            ok.append(i)
+        except Exception as e:  # noqa: BLE001 - any decoder error is one bad image
+            log.warning("skipping an unreadable image (%s): %s", source if isinstance(source, str) else f"#{i}", e)
+    return images, ok
+
+
 @torch.no_grad()
-def encode_images(m: Loaded, sources: list, batch_size: int = 128) -> torch.Tensor:
-    """Normalised features of images given as paths or bytes (resize + centre crop)."""
-    size, out = m.config.vision.image_size, []
-    for i in range(0, len(sources), batch_size):
-        batch = torch.stack([augment.eval_image(s, size) for s in sources[i:i + batch_size]])
+def encode_images(m: Loaded, images: list[torch.Tensor], batch_size: int = 128) -> torch.Tensor:
+    """Normalised features of uint8 images from load_images."""
+    out = []
+    for i in range(0, len(images), batch_size):
+        batch = torch.stack(images[i:i + batch_size])
         out.append(m.model.encode_image(augment.normalize(batch, m.device)).float().cpu())
     return torch.cat(out) if out else torch.empty(0, m.config.embed_dim)
+
+
+def _labelled(m: Loaded, paths: list[str], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Features and labels of the images that decoded, and how many did not."""
+    images, ok = load_images(paths, m.config.vision.image_size)
+    if not ok:
+        raise ValueError("none of the images could be read")
+    return encode_images(m, images), torch.tensor([labels[i] for i in ok]), len(paths) - len(ok)
 
 
 @torch.no_grad()
@@ -102,31 +125,48 @@ def zero_shot(m: Loaded, folder: str, classnames: list[str] | None = None, templ
     names = classnames or [c.replace("_", " ") for c in classes]
     if len(names) != len(classes):
         raise ValueError(f"{len(names)} class names for {len(classes)} class folders")
-    logits = encode_images(m, paths) @ class_embeddings(m, names, templates).T
-    y = torch.tensor(labels)
-    return {"task": "zero-shot", "images": len(paths), "classes": len(classes), "top1": accuracy(logits, y, 1),
-            "top5": accuracy(logits, y, 5), "chance_top1": 1 / len(classes), "templates": len(templates)}
+    features, y, unreadable = _labelled(m, paths, labels)
+    logits = features @ class_embeddings(m, names, templates).T
+    return {"task": "zero-shot", "images": len(y), "unreadable_images": unreadable, "classes": len(classes),
+            "top1": accuracy(logits, y, 1), "top5": accuracy(logits, y, 5), "chance_top1": 1 / len(classes),
+            "chance_top5": min(1.0, 5 / len(classes)), "templates": len(templates)}
 
 
 def retrieval(m: Loaded, images: list, captions: list[list[str]], ks=(1, 5, 10)) -> dict:
     """images[i] (a path or bytes) has the captions captions[i]."""
     if not images or len(images) != len(captions) or any(not c for c in captions):
         raise ValueError("retrieval needs at least one image and one caption per image")
-    img = encode_images(m, images)
+    decoded, ok = load_images(images, m.config.vision.image_size)
+    if not ok:
+        raise ValueError("none of the images could be read")
+    unreadable = len(images) - len(ok)
+    captions = [captions[i] for i in ok]  # an unreadable image takes its captions out with it
+    img = encode_images(m, decoded)
     texts = [t for caps in captions for t in caps]
     owner = torch.tensor([i for i, caps in enumerate(captions) for _ in caps])
     sims = img @ encode_texts(m, texts).T  # (images, texts)
-    result = {"task": "retrieval", "images": len(images), "texts": len(texts)}
+    result = {"task": "retrieval", "images": len(captions), "texts": len(texts), "unreadable_images": unreadable}
+    per_image = [len(caps) for caps in captions]
     for k in ks:
         top_texts = sims.topk(min(k, len(texts)), dim=1).indices  # image -> text
         result[f"image_to_text_R@{k}"] = (owner[top_texts] == torch.arange(len(images))[:, None]).any(1).float().mean().item()
         top_images = sims.T.topk(min(k, len(images)), dim=1).indices  # text -> image
         result[f"text_to_image_R@{k}"] = (top_images == owner[:, None]).any(1).float().mean().item()
-        # What a random ranking scores: the chance that one of an image's captions lands in the top k.
-        per_image = len(texts) / len(images)
-        result[f"chance_image_to_text_R@{k}"] = min(1.0, k * per_image / len(texts))
-        result[f"chance_text_to_image_R@{k}"] = min(1.0, k / len(images))
+        # What a random ranking scores: the chance that one of an image's c captions lands among k of T texts,
+        # 1 - C(T - c, k) / C(T, k), averaged over images; for text->image, k of N images.
+        result[f"chance_image_to_text_R@{k}"] = sum(_chance_any(len(texts), c, k) for c in per_image) / len(per_image)
+        result[f"chance_text_to_image_R@{k}"] = min(1.0, k / len(captions))
     return result
+
+
+def _chance_any(total: int, good: int, k: int) -> float:
+    """P(at least one of `good` items among `k` drawn without replacement from `total`)."""
+    miss = 1.0
+    for j in range(min(k, total)):
+        if total - j <= 0:
+            return 1.0
+        miss *= max(0, total - good - j) / (total - j)
+    return 1.0 - miss
 
 
 def captions_file(path: str, images_dir: str, split_json: str | None = None, split: str = "test"):
@@ -192,14 +232,14 @@ def linear_probe(m: Loaded, train_folder: str, test_folder: str | None = None, t
     """Logistic regression on frozen features; without a test folder, a seeded `test_fraction` of the
     training folder is held out."""
     paths, labels, classes = image_folder(train_folder)
-    y = torch.tensor(labels)
-    x = encode_images(m, paths)
+    x, y, unreadable = _labelled(m, paths, labels)
     gen = torch.Generator().manual_seed(seed)
     if test_folder:
         tpaths, tlabels, tclasses = image_folder(test_folder)
         if tclasses != classes:
             raise ValueError("the test folder's classes differ from the training folder's")
-        x_test, y_test = encode_images(m, tpaths), torch.tensor(tlabels)
+        x_test, y_test, more = _labelled(m, tpaths, tlabels)
+        unreadable += more
     else:
         order = torch.randperm(len(x), generator=gen)
         cut = int(len(x) * test_fraction)
@@ -217,5 +257,6 @@ def linear_probe(m: Loaded, train_folder: str, test_folder: str | None = None, t
             best = (score, l2)
     w = _fit_logistic(x, y, len(classes), best[1])
     return {"task": "linear-probe", "train_images": len(x), "test_images": len(x_test), "classes": len(classes),
+            "unreadable_images": unreadable,
             "top1": accuracy(_predict(w, x_test), y_test, 1), "l2": best[1], "validation_top1": best[0],
             "chance_top1": 1 / len(classes)}

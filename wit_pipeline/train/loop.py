@@ -55,7 +55,7 @@ class TrainOptions:
     seed: int = 0
     save_every: int = 1000
     keep_checkpoints: int = 3
-    resume: str | None = None  # "latest" or a checkpoint file
+    resume: str | None = None  # "latest" (fresh start when there is none yet) or a checkpoint file
     log_every: int = 10
     tensorboard: bool = False
     progress: bool = True
@@ -68,7 +68,6 @@ class TrainOptions:
     shard_shuffle: bool = True
     shuffle_buffer: int = 2000
     local_loss: bool = False
-    gather_with_grad: bool = True
     device: str | None = None  # default: cuda:LOCAL_RANK when CUDA is there, else cpu
 
     def __post_init__(self):
@@ -118,7 +117,9 @@ def init_distributed(device_opt: str | None) -> tuple[Dist, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     info = Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
     cuda = torch.cuda.is_available() and (device_opt is None or device_opt.startswith("cuda"))
-    device = torch.device(device_opt or (f"cuda:{info.local_rank}" if cuda else "cpu"))
+    device = torch.device(device_opt or ("cuda" if cuda else "cpu"))
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", info.local_rank)  # one GPU per torchrun rank
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
@@ -130,16 +131,15 @@ def prepare_tokenizer(opts: TrainOptions, urls: list[str], cfg: ModelConfig, d: 
     context = opts.context_length or cfg.text.context_length
     if opts.tokenizer:
         return Tokenizer.load(opts.tokenizer, context)
-    path = os.path.join(opts.output, "tokenizer.json")
+    trained = [None]
     if d.main:
         vocab = opts.vocab_size or cfg.text.vocab_size
         log.info("training a %d-token BPE on up to %d captions of the corpus", vocab, opts.tokenizer_samples)
-        tok = train_tokenizer(iter_captions(urls, opts.tokenizer_samples), vocab_size=vocab, context_length=context)
-        tok.save(path + ".tmp")
-        os.replace(path + ".tmp", path)
-    if d.world_size > 1:
-        dist.barrier()
-    return Tokenizer.load(path, context)
+        trained[0] = train_tokenizer(iter_captions(urls, opts.tokenizer_samples), vocab_size=vocab,
+                                     context_length=context).to_json()
+    if d.world_size > 1:  # sent, not read back from a file: ranks on other nodes need no shared disk
+        dist.broadcast_object_list(trained, src=0)
+    return Tokenizer.from_json(trained[0], context)
 
 
 class MetricsLog:
@@ -173,6 +173,43 @@ class MetricsLog:
             self.tb.close()
 
 
+def _truncate_metrics(output: str, step: int) -> None:
+    """Drop metrics lines past the checkpoint a run resumes from: those steps are trained again."""
+    path = os.path.join(output, "metrics.jsonl")
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= step]
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(kept)
+    os.replace(path + ".tmp", path)
+
+
+class StopRequest:
+    """SIGTERM (a preempted VM, a job scheduler's notice) asks for a checkpoint at the end of the current step
+    and a clean exit, so `--resume latest` loses nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        log.warning("SIGTERM: saving a checkpoint after this step, then stopping")
+        self.requested = True
+
+    def __exit__(self, *exc):
+        import signal
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 def _cursor_state(cursors: dict, bad: dict, d: Dist) -> tuple[dict, dict]:
     """Every rank's stream cursors, so rank 0's checkpoint can restart all of them."""
     if d.world_size == 1:
@@ -190,16 +227,22 @@ def train(opts: TrainOptions) -> dict:
     d, device = init_distributed(opts.device)
     if opts.precision == "fp16" and device.type != "cuda":
         raise ValueError("fp16 with a gradient scaler needs CUDA; on CPU use --precision bf16")
+    if opts.compile and opts.grad_checkpointing:
+        log.warning("--compile with --grad-checkpointing: compiled graphs recompute through the checkpoints")
     if opts.threads:
         torch.set_num_threads(opts.threads)
     os.makedirs(opts.output, exist_ok=True)
     ckpt_dir = os.path.join(opts.output, "checkpoints")
 
     state = None
-    if opts.resume:
+    if opts.resume == "latest" and not checkpoint.list_checkpoints(ckpt_dir):
+        log.info("--resume latest: no checkpoint in %s yet, starting fresh", ckpt_dir)
+    elif opts.resume:
         path = checkpoint.find(opts.resume, ckpt_dir)
         state = checkpoint.load(path)
         log.info("resuming from %s (step %d)", path, state["step"])
+        if d.main:
+            _truncate_metrics(opts.output, state["step"])
 
     urls, num_samples = resolve_shards(opts.data)
     check_shard(urls[0])
@@ -236,7 +279,7 @@ def train(opts: TrainOptions) -> dict:
         scheduler.load_state_dict(state["scheduler"])
         if scaler and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-        checkpoint.set_rng_state(state["rng"][d.rank] if d.rank < len(state["rng"]) else state["rng"][0])
+        checkpoint.set_rng_state(state["rng"][d.rank] if d.rank < len(state["rng"]) else state["rng"][0], device)
         step, consumed = state["step"], state["batches_consumed"]
         cursors, bad = dict(state["data"]["cursors"]), dict(state["data"]["bad"])
     ddp = model
@@ -250,12 +293,13 @@ def train(opts: TrainOptions) -> dict:
                             opts.shuffle_buffer, min(500, opts.shuffle_buffer), opts.seed, image_size)
     # The loader's first worker must serve the stream whose turn it is, so a resumed run continues exactly.
     loader, workers = make_loader(data_opts, tokenizer.to_json(), tokenizer.context_length, d.rank, d.world_size,
-                                  cursors=cursors, urls=urls, rotation=consumed)
+                                  cursors=cursors, urls=urls, rotation=consumed, bad=bad,
+                                  pin_memory=device.type == "cuda")
     if state and tuple(state["data"]["streams"]) != (d.world_size, workers):
         log.warning("resuming with %s (ranks, loader workers) instead of %s: each stream continues from its saved "
                     "position, but the batch order differs from an uninterrupted run",
                     (d.world_size, workers), tuple(state["data"]["streams"]))
-    loss_fn = ClipLoss(opts.local_loss, opts.gather_with_grad, d.rank, d.world_size)
+    loss_fn = ClipLoss(opts.local_loss, True, d.rank, d.world_size)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if opts.precision == "bf16" else torch.float16)
                 if opts.precision != "fp32" else contextlib.nullcontext())
     metrics = MetricsLog(opts.output, d.main, opts.tensorboard)
@@ -271,10 +315,10 @@ def train(opts: TrainOptions) -> dict:
 
     def save_checkpoint(at: int) -> None:
         all_cursors, all_bad = _cursor_state(cursors, bad, d)
-        rngs: list = [checkpoint.rng_state()]
+        rngs: list = [checkpoint.rng_state(device)]
         if d.world_size > 1:
             rngs = [None] * d.world_size
-            dist.all_gather_object(rngs, checkpoint.rng_state())
+            dist.all_gather_object(rngs, checkpoint.rng_state(device))
         if d.main:
             checkpoint.save({
                 "step": at, "batches_consumed": consumed, "model": model.state_dict(),
@@ -295,6 +339,7 @@ def train(opts: TrainOptions) -> dict:
     summary = {}
     batches = iter(loader)
     model.train()
+    stop = StopRequest().__enter__()
     try:
         while step < last:
             t0 = time.perf_counter()
@@ -320,21 +365,30 @@ def train(opts: TrainOptions) -> dict:
             if progress:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.3f}")
-            if step % opts.log_every == 0 or step == last:
+            stopping = stop.requested
+            if d.world_size > 1:  # every rank stops at the same step, or the others would wait in a collective
+                flag = torch.tensor([int(stopping)], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                stopping = bool(flag.item())
+            if step % opts.log_every == 0 or step == last or stopping:
                 summary = {
                     "step": step, "loss": window["loss"] / window["steps"],
                     "logit_scale": model.logit_scale.exp().item(),
                     "temperature": 1 / model.logit_scale.exp().item(), "lr": scheduler.get_last_lr()[0],
                     "samples_per_s": window["samples"] / window["time"],
                     "data_wait_share": window["wait"] / window["time"],
-                    "bad_samples": sum(bad.values()), "epoch": step * global_batch / num_samples if num_samples else None,
+                    "bad_samples": sum(bad.values()),
+                    "epoch": step * global_batch / num_samples if num_samples else None,
                 }
                 metrics.write(summary)
                 window = dict.fromkeys(window, 0)
                 window["loss"] = 0.0
-            if step % opts.save_every == 0 or step == last:
+            if step % opts.save_every == 0 or step == last or stopping:
                 save_checkpoint(step)
+            if stopping:
+                break
     finally:
+        stop.__exit__(None, None, None)
         if progress:
             progress.close()
         metrics.close()
@@ -358,8 +412,13 @@ def _step(forward, ddp, model, micro, loss_fn, optimizer, scaler, autocast, devi
     else:
         # Features of all micro-batches first, without a graph; then each micro-batch again with its graph,
         # its slice swapped into the cached features: the loss sees every negative of the accumulated batch.
+        # BatchNorm running statistics (the ResNet) must move once per micro-batch, not once more for this pass.
+        buffers = {n: b.clone() for n, b in model.named_buffers()}
         with torch.no_grad(), autocast:
             cached = [forward(i, t)[:2] for i, t in zip(images, tokens)]
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(buffers[n])
         for j in range(len(micro)):
             last = j == len(micro) - 1
             with (ddp.no_sync() if not last and hasattr(ddp, "no_sync") else contextlib.nullcontext()), autocast:

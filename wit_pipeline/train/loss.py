@@ -3,7 +3,9 @@ temperature. Across ranks, features are gathered so every rank sees the global b
 
 - gather_with_grad (default): all_gather that carries gradients back to the rank that made each feature
   (torch.distributed.nn), so the summed gradient equals one process's on the global batch.
-- otherwise the gathered copies are constants and the rank's own slice is put back with its gradient.
+- otherwise the gathered copies are constants and the rank's own slice is put back with its gradient (the
+  features' gradients are then 1/world_size of the exact ones after DDP's averaging, as in open_clip; library
+  use only, `wit train` always gathers with gradients).
 - local_loss: each rank scores only its own rows against all columns (N_local x N_global logits instead of
   N_global x N_global): the same gradients after DDP's averaging, less compute and memory per rank.
 """
@@ -30,6 +32,9 @@ def gather_features(image: torch.Tensor, text: torch.Tensor, with_grad: bool, ra
 class ClipLoss(nn.Module):
     def __init__(self, local_loss: bool = False, gather_with_grad: bool = True, rank: int = 0, world_size: int = 1):
         super().__init__()
+        if local_loss and not gather_with_grad and world_size > 1:
+            # Each rank's rows depend on the other ranks' features: as constants, their gradient terms are lost.
+            raise ValueError("local_loss needs gather_with_grad (constant gathers give wrong gradients)")
         self.local_loss, self.gather_with_grad = local_loss, gather_with_grad
         self.rank, self.world_size = rank, world_size
         self._labels: dict = {}
@@ -42,8 +47,12 @@ class ClipLoss(nn.Module):
         return self._labels[key]
 
     def logits(self, image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor):
-        if image.dtype != text.dtype:  # e.g. one tower under autocast and the other not
-            image, text = image.float(), text.float()
+        # Float32 similarities even under bf16/fp16 autocast: logits reach 100, where bf16's step is 0.5.
+        image, text, logit_scale = image.float(), text.float(), logit_scale.float()
+        with torch.autocast(image.device.type, enabled=False):
+            return self._logits(image, text, logit_scale)
+
+    def _logits(self, image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor):
         if self.world_size == 1:
             per_image = logit_scale * image @ text.T
             return per_image, per_image.T
@@ -56,5 +65,4 @@ class ClipLoss(nn.Module):
     def forward(self, image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
         per_image, per_text = self.logits(image, text, logit_scale)
         labels = self.labels(per_image.shape[0], image.device)
-        # Float32 softmax even under bf16 autocast: the logits reach 100 and their spread matters.
-        return (F.cross_entropy(per_image.float(), labels) + F.cross_entropy(per_text.float(), labels)) / 2
+        return (F.cross_entropy(per_image, labels) + F.cross_entropy(per_text, labels)) / 2

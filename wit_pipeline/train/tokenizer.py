@@ -19,6 +19,8 @@ class Tokenizer:
         if context_length < 3:
             raise ValueError(f"context_length must be at least 3, not {context_length}")
         self._tok = tokenizer
+        # "<|endoftext|>" typed into an alt text is text, not our end token: it must not end the caption early.
+        self._tok.encode_special_tokens = True
         self.context_length = context_length
         self.pad_id, self.sot_id, self.eot_id = (tokenizer.token_to_id(t) for t in SPECIAL_TOKENS)
         if (self.pad_id, self.sot_id, self.eot_id) != (0, 1, 2):
@@ -42,8 +44,10 @@ class Tokenizer:
             return cls.from_json(f.read(), context_length)
 
     def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
+        import os
+        with open(path + ".tmp", "w", encoding="utf-8") as f:  # renamed into place: readers never see half
             f.write(self.to_json())
+        os.replace(path + ".tmp", path)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(len(texts), context_length) int64 ids; encode_batch runs in the library's Rust threads."""
