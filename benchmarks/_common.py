@@ -154,3 +154,16 @@ def _raise_on_sigterm(signum, frame):
 def exit_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit, so `finally` blocks clean up runs, servers and temp files."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+
+
+def peer_venv(venv: Path, label: str) -> list[str]:
+    """Create (or reuse) a peer tool's own virtualenv and return its `pip install` command; pip, setuptools and
+    wheel are brought up to date first. Peers live apart from the project's venv: their pins clash with ours."""
+    print(f"Installing {label} into {venv} (first run only) ...", flush=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(pip + ["--upgrade", "pip", "setuptools", "wheel"], check=True)
+    return pip

@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
 
-from _common import run_measured, tail  # noqa: E402
+from _common import peer_venv, run_measured, tail  # noqa: E402
 
 OPENCLIP_VERSION = "3.3.0"
 OPENCLIP_VENV = ROOT / ".bench" / "openclip-venv"
@@ -97,12 +97,7 @@ def ensure_openclip_venv() -> Path:
     python = OPENCLIP_VENV / "bin" / "python"
     if python.exists() and _expected(_venv_versions(python)):
         return python
-    print(f"Installing open_clip {OPENCLIP_VERSION} into {OPENCLIP_VENV} (first run only) ...", flush=True)
-    OPENCLIP_VENV.parent.mkdir(parents=True, exist_ok=True)
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(OPENCLIP_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(pip + ["--upgrade", "pip", "setuptools", "wheel"], check=True)
+    pip = peer_venv(OPENCLIP_VENV, f"open_clip {OPENCLIP_VERSION}")
     subprocess.run(pip + [TORCH_PIN], check=True)  # first, so nothing below picks a torch of its own
     subprocess.run(pip + ["--no-deps", TORCHVISION_PIN], check=True)
     # torch and torchvision named again: pip then keeps the installed ones instead of resolving afresh

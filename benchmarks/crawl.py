@@ -38,6 +38,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peer_venv  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "warc"
 FIXTURES = ROOT / "tests" / "fixtures" / "warc"
 WAT_NAME = "derived_cc2020-34.wat.gz"
@@ -168,12 +170,8 @@ def cc2dataset_python() -> tuple[Path | None, str]:
         found = subprocess.run(probe, capture_output=True, text=True)
         if found.returncode == 0 and found.stdout.split() == [CC2DATASET_VERSION, "2.0.0"]:
             return python, ""
-    print(f"Installing cc2dataset {CC2DATASET_VERSION} into {CC2DATASET_VENV} (first run only) ...", flush=True)
     try:
-        CC2DATASET_VENV.parent.mkdir(parents=True, exist_ok=True)
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(CC2DATASET_VENV)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        pip = peer_venv(CC2DATASET_VENV, f"cc2dataset {CC2DATASET_VERSION}")
         subprocess.run(pip + [f"cc2dataset=={CC2DATASET_VERSION}", *CC2DATASET_PINS], check=True)
     except (subprocess.CalledProcessError, OSError) as e:
         return (python if python.exists() else None), f"install failed: {e}"

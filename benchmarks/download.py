@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project's packages, even when not installed
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common
 
-from _common import Measured, exit_on_sigterm, median, run_measured, tail, wit_bin  # noqa: E402
+from _common import Measured, exit_on_sigterm, median, peer_venv, run_measured, tail, wit_bin  # noqa: E402
 
 WEB_1K = ROOT.parent / "shared" / "data" / "flickr8k" / "web_1k"
 CAPTIONS = ROOT.parent / "shared" / "data" / "flickr8k" / "captions.txt"
@@ -92,12 +92,7 @@ def img2dataset_bin() -> Path:
                                capture_output=True, text=True)
         if probe.returncode == 0 and probe.stdout.strip() == IMG2DATASET_VERSION:
             return exe
-    print(f"Installing img2dataset {IMG2DATASET_VERSION} into {IMG2DATASET_VENV} (first run only) ...", flush=True)
-    IMG2DATASET_VENV.parent.mkdir(parents=True, exist_ok=True)
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(IMG2DATASET_VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(pip + ["--upgrade", "pip", "setuptools", "wheel"], check=True)
+    pip = peer_venv(IMG2DATASET_VENV, f"img2dataset {IMG2DATASET_VERSION}")
     subprocess.run(pip + [f"img2dataset=={IMG2DATASET_VERSION}", *IMG2DATASET_PINS], check=True)
     if not exe.exists():
         raise RuntimeError(f"img2dataset was installed but {exe} is missing")
