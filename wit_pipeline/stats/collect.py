@@ -5,11 +5,12 @@
 path or an fsspec URL (gs://, s3://, memory://, ...). `collect(corpus)` returns one JSON-serialisable dict;
 `plots` and `html` draw from that dict alone, so `wit stats --json` holds everything the report shows.
 
-The shard Parquet files are read with pyarrow datasets, only the columns needed, one shard per task in a thread
-pool; each shard gives a partial summary (grouped counts and integer histograms) and the partials are merged,
-so memory stays bounded by the number of workers, not the corpus size. Quantiles come from exact integer
-histograms. Duplicates are found on the first 64 bits of the sha256 of every successful image (a chance
-collision needs about 4 billion images).
+The shard Parquet files are read with pyarrow.parquet, only the columns needed (the few-valued strings as
+dictionary indices), one shard per task in a thread pool (one thread per core for local files, more for remote
+stores); each shard gives a partial summary (grouped counts and integer histograms), computed with numpy and
+pyarrow.compute rather than Python loops over rows, and the partials are merged, so memory stays bounded by the
+number of workers, not the corpus size. Quantiles come from exact integer histograms. Duplicates are found on
+the first 64 bits of the sha256 of every successful image (a chance collision needs about 4 billion images).
 """
 from __future__ import annotations
 
@@ -47,15 +48,7 @@ MAX_HIST_VALUE = 1 << 17  # larger values (pixels, characters) land in the last 
 TOP = 25  # rows kept in "most common" tables
 QUANTILES = (("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95),
              ("p99", 0.99))
-_HEX = np.full(256, 255, dtype=np.uint16)  # ASCII byte -> hex digit value, 255 where not one
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX[_c] = _i
-for _i, _c in enumerate(b"ABCDEF"):
-    _HEX[_c] = 10 + _i
-# two ASCII bytes read as one little-endian uint16 -> the byte their hex digits spell, 0xFFFF where not hex
-_PAIR = np.arange(1 << 16)
-_HEX_PAIRS = np.where((_HEX[_PAIR & 255] < 16) & (_HEX[_PAIR >> 8] < 16), _HEX[_PAIR & 255] << 4 | _HEX[_PAIR >> 8],
-                      0xFFFF).astype(np.uint16)
+HOST_TEXTS_KEPT = 256  # per-shard host counts merged before more are kept (memory: distinct hosts, not shards)
 
 
 # ---------------------------------------------------------------------------------------------- the corpus
@@ -69,6 +62,12 @@ class Corpus:
     root: str | None
     shards: str
     shard_files: list[str] = field(default_factory=list)
+
+    @property
+    def remote(self) -> bool:
+        """Not on a local disk: there reads are slow round trips, worth coalescing (pre_buffer) and overlapping
+        (more threads than cores); locally both only add thread hand-offs to CPU-bound work."""
+        return not isinstance(self.fs, pafs.LocalFileSystem)
 
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
@@ -169,7 +168,7 @@ def compact_hist(hist: np.ndarray | None, bins: int = 60) -> dict | None:
 class _Partial:
     rows: int = 0
     status_errors: Counter = field(default_factory=Counter)  # (status, error_message) -> rows
-    hosts: Counter = field(default_factory=Counter)  # host of a failed row -> rows
+    hosts: list = field(default_factory=list)  # tables (host text, rows) of failed rows, see _host_counts
     languages: Counter = field(default_factory=Counter)
     hists: dict = field(default_factory=dict)  # name -> bincount
     sha: list = field(default_factory=list)  # uint64 prefixes of successful images
@@ -179,7 +178,9 @@ class _Partial:
     def merge(self, other: _Partial) -> None:
         self.rows += other.rows
         self.status_errors.update(other.status_errors)
-        self.hosts.update(other.hosts)
+        self.hosts.extend(other.hosts)
+        if len(self.hosts) > HOST_TEXTS_KEPT:
+            self.hosts = [_sum_host_texts(self.hosts)]
         self.languages.update(other.languages)
         for k, v in other.hists.items():
             self.hists[k] = _add_hist(self.hists.get(k), v)
@@ -191,11 +192,12 @@ class _Partial:
 def _read_shard(corpus: Corpus, path: str) -> tuple[int, dict[str, pa.Array]]:
     """Row count and SCAN_SCHEMA columns of one shard, each one array of its scan type (nulls where the shard
     lacks it); DICT_COLUMNS come dictionary-encoded from the Parquet dictionary pages, never expanded to strings.
-    ParquetFile rather than a dataset: the dataset's per-file scanner set-up costs more than reading these."""
+    pq.ParquetFile rather than a dataset fragment: less set-up per file, and these files are read whole."""
     with corpus.fs.open_input_file(path) as f:
         meta = pq.read_metadata(f)
         rows, present = meta.num_rows, set(meta.schema.to_arrow_schema().names)
-        pf = pq.ParquetFile(f, metadata=meta, read_dictionary=[n for n in DICT_COLUMNS if n in present])
+        pf = pq.ParquetFile(f, metadata=meta, read_dictionary=[n for n in DICT_COLUMNS if n in present],
+                            pre_buffer=corpus.remote)
         table = pf.read(columns=[n for n in SCAN_SCHEMA.names if n in present], use_threads=False)
     columns = {}
     for f in SCAN_SCHEMA:
@@ -230,6 +232,13 @@ def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
 
 
+def _ints(arr: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """The non-null values of an int32 array at `rows` (a mask), read from its buffer without a copy first."""
+    if len(arr) == arr.null_count:
+        return np.zeros(0, np.int32)
+    return np.frombuffer(arr.buffers()[1], np.int32, len(arr), arr.offset * 4)[rows & _valid(arr)]
+
+
 def _strings(arr: pa.Array, rows: np.ndarray) -> list:
     return arr.filter(pa.array(rows)).to_pylist() if rows.any() else []
 
@@ -241,6 +250,22 @@ def _char_lengths(arr: pa.Array) -> np.ndarray:
     if (data[offsets[0]:offsets[-1]] < 0x80).all():
         return np.diff(offsets)
     return pc.utf8_length(arr).fill_null(0).to_numpy()
+
+
+def _hex_pairs() -> np.ndarray:
+    """Two ASCII bytes read as one little-endian uint16 -> the byte their two hex digits spell, 0xFFFF where either
+    is not a hex digit: one table look-up decodes two digits."""
+    digit = np.full(256, 255, np.uint16)
+    for i, c in enumerate(b"0123456789abcdef"):
+        digit[c] = i
+    for i, c in enumerate(b"ABCDEF"):
+        digit[c] = 10 + i
+    pair = np.arange(1 << 16)
+    first, second = digit[pair & 255], digit[pair >> 8]
+    return np.where((first < 16) & (second < 16), first << 4 | second, 0xFFFF).astype(np.uint16)
+
+
+_HEX_PAIRS = _hex_pairs()
 
 
 def _sha_prefixes(sha: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, list]:
@@ -257,20 +282,34 @@ def _sha_prefixes(sha: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, list]:
     decoded = _HEX_PAIRS[heads.view("<u2").reshape(-1, 8)]  # 8 bytes (big-endian order), 0xFFFF where not hex
     if decoded.max() > 255:
         bad = (decoded > 255).any(axis=1)
-        where = np.flatnonzero(good)
-        other += _strings(sha, np.isin(np.arange(len(sha)), where[bad]))
+        not_hex = np.zeros(len(sha), bool)
+        not_hex[np.flatnonzero(good)[bad]] = True
+        other += _strings(sha, not_hex)
         decoded = decoded[~bad]
     return decoded.astype(np.uint8).view(">u8").ravel().astype(np.uint64), other
 
 
-def _host_counts(urls: pa.Array) -> Counter:
-    """Rows per host of the URLs: lower-cased, user info and port cut, "(no host)" where there is none. The
-    regex runs once per URL; the clean-up, once per distinct host text it found."""
-    found = pc.value_counts(pc.struct_field(pc.extract_regex(urls, HOST_RE), [0]))
-    hosts = pc.replace_substring_regex(found.field("values"), r"^[^@]*@", "")
-    hosts = pc.utf8_lower(pc.replace_substring_regex(hosts, r":\d*$", ""))
+def _host_texts(urls: pa.Array) -> pa.Table:
+    """Rows per host as the URLs spell it, a table (host, rows); _host_counts cleans the texts up at the end."""
+    counts = pc.value_counts(pc.struct_field(pc.extract_regex(urls, HOST_RE), [0]))
+    return pa.table({"host": counts.field("values"), "rows": counts.field("counts")})
+
+
+def _sum_host_texts(tables: list[pa.Table]) -> pa.Table:
+    summed = pa.concat_tables(tables).group_by("host").aggregate([("rows", "sum")])
+    return pa.table({"host": summed["host"], "rows": summed["rows_sum"]})
+
+
+def _host_counts(tables: list[pa.Table]) -> Counter:
+    """Rows per host over all shards: lower-cased, user info and port cut, "(no host)" where there is none. The
+    per-shard counts are summed first, so the clean-up runs once per distinct host text, not once per URL."""
     counts = Counter()
-    for host, n in zip(hosts.to_pylist(), found.field("counts").to_pylist()):
+    if not tables:
+        return counts
+    summed = _sum_host_texts(tables)
+    hosts = pc.replace_substring_regex(summed["host"], r"^[^@]*@", "")
+    hosts = pc.utf8_lower(pc.replace_substring_regex(hosts, r":\d*$", ""))
+    for host, n in zip(hosts.to_pylist(), summed["rows"].to_pylist()):
         counts[host or "(no host)"] += n
     return counts
 
@@ -285,10 +324,9 @@ def _summarise_shard(corpus: Corpus, path: str) -> _Partial:
         part.status_errors[(status_values[s] or "(none)", error_values[e])] += n
     ok = np.array([v == "success" for v in status_values])[status]
     if not ok.all():
-        part.hosts = _host_counts(cols["url"].filter(pa.array(~ok)))
+        part.hosts.append(_host_texts(cols["url"].filter(pa.array(~ok))))
     for name in SIZE_COLUMNS:
-        col = cols[name]
-        values = col.fill_null(0).to_numpy()[ok & _valid(col)]
+        values = _ints(cols[name], ok)
         if len(values):
             part.hists[name] = _bincount(values)
     caption = cols["caption"]
@@ -325,23 +363,40 @@ def _scan_shards(corpus: Corpus, workers: int) -> _Partial:
 
 
 # ----------------------------------------------------------------------------------------------- the tables
+def _repeated(shards: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The values present more than once, their counts, and the number of distinct values. By sorting: millions of
+    distinct 64-bit keys make a hash table (pc.value_counts) miss the cache on every row, ten times slower."""
+    ordered = np.concatenate(shards) if shards else np.zeros(0, np.uint64)
+    ordered.sort()
+    same = ordered[1:] == ordered[:-1]  # a value present k times has k - 1 of these
+    values, pairs = np.unique(ordered[1:][same], return_counts=True)
+    return values, pairs + 1, len(ordered) - int(np.count_nonzero(same))
+
+
+def _most_repeated(shards: list[np.ndarray], values: np.ndarray, counts: np.ndarray) -> list[tuple[int, int]]:
+    """(value, count) of the TOP highest counts; ties go in order of first appearance in the shards."""
+    if len(values) > TOP:  # only the values that can make the top need their first appearance
+        keep = counts >= np.partition(counts, -TOP)[-TOP]
+        values, counts = values[keep], counts[keep]
+    found = pc.index_in(pa.chunked_array(shards, pa.uint64()), value_set=pa.array(values, pa.uint64()))
+    found = found.fill_null(-1).to_numpy()
+    _, first = np.unique(found[found >= 0], return_index=True)  # index in `values` of each row holding one
+    order = np.lexsort((first, -counts))[:TOP]
+    return list(zip(values[order].tolist(), counts[order].tolist()))
+
+
 def _duplicates(part: _Partial) -> dict:
-    prefixes = np.concatenate(part.sha) if part.sha else np.zeros(0, np.uint64)
-    images = len(prefixes) + len(part.sha_other)
+    images = sum(len(p) for p in part.sha) + len(part.sha_other)
     if images == 0:
         return {"images": 0, "distinct": 0, "duplicate_rows": 0, "duplicated_images": 0, "top": []}
-    counts = pc.value_counts(pa.array(prefixes))
-    values = counts.field("values").to_numpy()
-    n = counts.field("counts").to_numpy()
+    values, counts, distinct = _repeated(part.sha)
     other = Counter(part.sha_other)
-    distinct = len(values) + len(other)
-    repeated = n > 1
-    top_idx = np.argsort(-n, kind="stable")[:TOP]
-    top = [{"sha256_prefix": f"{int(values[i]):016x}", "count": int(n[i])} for i in top_idx if n[i] > 1]
+    distinct += len(other)
+    top = [{"sha256_prefix": f"{v:016x}", "count": n} for v, n in _most_repeated(part.sha, values, counts)]
     top += [{"sha256_prefix": s[:16], "count": c} for s, c in other.most_common(TOP) if c > 1]
     top.sort(key=lambda r: -r["count"])
     return {"images": images, "distinct": distinct, "duplicate_rows": images - distinct,
-            "duplicated_images": int(repeated.sum()) + sum(1 for c in other.values() if c > 1),
+            "duplicated_images": len(values) + sum(1 for c in other.values() if c > 1),
             "top": top[:TOP]}
 
 
@@ -409,7 +464,8 @@ def collect(corpus: Corpus | str, workers: int | None = None) -> dict:
     """Every statistic of the corpus, as one JSON-serialisable dict."""
     started = time.perf_counter()
     corpus = open_corpus(corpus) if isinstance(corpus, str) else corpus
-    workers = workers or min(16, 2 * (os.cpu_count() or 1) + 2)
+    cpus = os.cpu_count() or 1
+    workers = workers or (min(16, 2 * cpus + 2) if corpus.remote else cpus)  # see Corpus.remote
     part = _scan_shards(corpus, workers)
     status = Counter()
     errors = Counter()
@@ -418,6 +474,7 @@ def collect(corpus: Corpus | str, workers: int | None = None) -> dict:
         if s != "success":
             errors[(s, e or "")] += n
     success = status.get("success", 0)
+    hosts = _host_counts(part.hosts)
     sizes = corpus.read_json(corpus.join(corpus.shards, "sizes.json"))
     shards = sorted(part.shards, key=lambda r: r["shard"])
     summary = corpus.read_json(corpus.at_root("summary.json"))
@@ -436,7 +493,7 @@ def collect(corpus: Corpus | str, workers: int | None = None) -> dict:
                    sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
         "error_messages": len(errors),
         "failing_hosts": [{"host": h, "count": n} for h, n in
-                          sorted(part.hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
+                          sorted(hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]],
         "image_sizes": {name: summarise_hist(part.hists.get(name)) for name in SIZE_COLUMNS},
         "caption_length": summarise_hist(part.hists.get("caption_length")),
         "languages": dict(sorted(part.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
