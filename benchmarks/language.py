@@ -27,13 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "langid" / "gettext_600.json"
 sys.path.insert(0, str(ROOT))
 
-from transforms.language import DEFAULT_BACKEND, WEB_LANGUAGES, make_identifier  # noqa: E402
+from transforms.language import DEFAULT_BACKEND, WEB_LANGUAGES, WEB_PRIOR, make_identifier  # noqa: E402
 from transforms.language.base import BATCH  # noqa: E402
 
 PEER = "langdetect"
 LANGS = ("en", "de", "fr", "es", "ru", "zh")
 TARGET_ACCURACY, TARGET_RATE = 0.93, 20_000
-CANDIDATE_SETS = [("web30", WEB_LANGUAGES), ("six", LANGS), ("all", None)]
+# (name, candidates, prior): the default first (30 web languages weighed by their share of web pages)
+CANDIDATE_SETS = [("web30", WEB_LANGUAGES, WEB_PRIOR), ("web30-np", WEB_LANGUAGES, None), ("six", LANGS, None),
+                  ("all", None, None)]
 
 SAMPLE = {  # two short and two medium texts per language, used only when the data file is absent
     "en": ["Open file", "Show hidden files", "The file could not be saved to the selected folder.",
@@ -80,9 +82,9 @@ def batched(identifier):
     return run
 
 
-def measure(backend, languages, rows, seconds):
+def measure(backend, languages, prior, rows, seconds):
     start = time.process_time()
-    identifier = make_identifier(backend, languages)
+    identifier = make_identifier(backend, languages, prior)
     load_s = time.process_time() - start
     texts = [row["text"] for row in rows]
     run = batched(identifier)
@@ -111,28 +113,29 @@ def main():
     args = parser.parse_args()
     rows, source = load_rows()
     print(f"data: {source}; {len(rows)} texts; batches of {BATCH} (the Beam stage's); one thread; CPU time")
-    print(f"candidate sets: web30 = the default ({len(WEB_LANGUAGES)} common web languages), "
+    print(f"candidate sets: web30 = the default ({len(WEB_LANGUAGES)} common web languages weighed by their share "
+          f"of web pages), web30-np = the same without that prior, "
           f"six = {','.join(LANGS)} (the data set's), all = every ISO 639-1 language the backend knows\n")
-    header = (f"{'set':6} {'backend':10} {'cands':>5} {'acc':>5} {'short':>5} {'medium':>6} "
+    header = (f"{'set':8} {'backend':10} {'cands':>5} {'acc':>5} {'short':>5} {'medium':>6} "
               + " ".join(f"{lang:>4}" for lang in LANGS)
               + f" {'en P':>5} {'en R':>5} {'texts/s':>8} {'x peer':>7} {'1-by-1/s':>8} {'load s':>6}")
     print(header)
     print("-" * len(header))
     results = {}
-    for set_name, languages in CANDIDATE_SETS:
-        peer = measure(PEER, languages, rows, args.seconds)
+    for set_name, languages, prior in CANDIDATE_SETS:
+        peer = measure(PEER, languages, prior, rows, args.seconds)
         for backend in (DEFAULT_BACKEND, PEER):
-            r = peer if backend == PEER else measure(backend, languages, rows, args.seconds)
+            r = peer if backend == PEER else measure(backend, languages, prior, rows, args.seconds)
             results[set_name, backend] = r
             single = f"{r['single_rate']:8.0f}" if "single_rate" in r else f"{'-':>8}"
-            print(f"{set_name:6} {backend:10} {r['candidates']:5d} {r['acc']:5.3f} {r['short']:5.3f} "
+            print(f"{set_name:8} {backend:10} {r['candidates']:5d} {r['acc']:5.3f} {r['short']:5.3f} "
                   f"{r['medium']:6.3f} "
                   + " ".join(f"{r[lang]:4.2f}" for lang in LANGS)
                   + f" {r['en_precision']:5.3f} {r['en_recall']:5.3f} {r['rate']:8.0f} "
                   f"{r['rate'] / peer['rate']:6.1f}x {single} {r['load_s']:6.2f}")
     print(f"\ntargets for the default backend ({DEFAULT_BACKEND}): accuracy >= {TARGET_ACCURACY}, "
           f">= {TARGET_RATE:,} texts/s on one core")
-    for set_name, _ in CANDIDATE_SETS:
+    for set_name, _, _ in CANDIDATE_SETS:
         r = results[set_name, DEFAULT_BACKEND]
         verdicts = [("accuracy", r["acc"] >= TARGET_ACCURACY, f"{r['acc']:.3f}"),
                     ("speed", r["rate"] >= TARGET_RATE, f"{r['rate']:,.0f} texts/s")]

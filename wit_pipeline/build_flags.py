@@ -22,6 +22,8 @@ def add_build_flags(parser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the balancing draws")
     g.add_argument("--languages", default="en", help="languages kept (comma-separated) or 'all'")
     g.add_argument("--language_backend", default=LanguageOptions.backend)
+    g.add_argument("--language_prior", default=LanguageOptions.prior, choices=["web", "none"],
+                   help="weigh candidate languages by their share of web pages, or keep the model's own prior")
     g.add_argument("--shard_size", type=int, default=10_000)
     g.add_argument("--skip_download", action="store_true",
                    help="stop after the balanced manifest (no images fetched)")

@@ -7,8 +7,8 @@ The plain-Python core (this package, minus beam.py) never imports Beam:
 `beam.IdentifyLanguage(LanguageOptions())` is the pipeline stage.
 """
 from transforms.language.base import UND, LanguageIdentifier
-from transforms.language.options import ALL, DEFAULT_BACKEND, WEB_LANGUAGES, LanguageOptions
+from transforms.language.options import ALL, DEFAULT_BACKEND, WEB_LANGUAGES, WEB_PRIOR, LanguageOptions
 from transforms.language.registry import BACKENDS, make_identifier
 
-__all__ = ["ALL", "BACKENDS", "DEFAULT_BACKEND", "UND", "WEB_LANGUAGES", "LanguageIdentifier", "LanguageOptions",
-           "make_identifier"]
+__all__ = ["ALL", "BACKENDS", "DEFAULT_BACKEND", "UND", "WEB_LANGUAGES", "WEB_PRIOR", "LanguageIdentifier",
+           "LanguageOptions", "make_identifier"]

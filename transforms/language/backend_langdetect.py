@@ -13,7 +13,7 @@ from langdetect.detector_factory import PROFILES_DIRECTORY
 from langdetect.lang_detect_exception import LangDetectException
 
 from transforms.language.base import UND, LanguageIdentifier, is_blank
-from transforms.language.registry import check_languages
+from transforms.language.registry import check_languages, prior_shares
 
 _ISO639_1 = {"zh-cn": "zh", "zh-tw": "zh"}  # its only profile names that are not ISO 639-1 codes
 
@@ -21,7 +21,7 @@ _ISO639_1 = {"zh-cn": "zh", "zh-tw": "zh"}  # its only profile names that are no
 class LangdetectIdentifier(LanguageIdentifier):
     name = "langdetect"
 
-    def __init__(self, languages: tuple[str, ...] | None = None):
+    def __init__(self, languages: tuple[str, ...] | None = None, prior: dict[str, float] | None = None):
         profiles: dict[str, list[str]] = {}
         for filename in sorted(os.listdir(PROFILES_DIRECTORY)):
             profiles.setdefault(_ISO639_1.get(filename, filename), []).append(filename)
@@ -34,6 +34,11 @@ class LangdetectIdentifier(LanguageIdentifier):
                 with open(os.path.join(PROFILES_DIRECTORY, filename), encoding="utf-8") as f:
                     texts.append(f.read())
         self._factory.load_json_profile(texts)
+        self._prior = None
+        if prior:  # langdetect's own prior map, over its profile names (zh's share split between zh-cn and zh-tw)
+            shares = prior_shares(prior, self.languages)
+            self._prior = {name: shares[code] / len(profiles[code]) for code in self.languages
+                           for name in profiles[code]}
 
     def detect_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         return [self._detect_one(text) for text in texts]
@@ -42,6 +47,8 @@ class LangdetectIdentifier(LanguageIdentifier):
         if is_blank(text):
             return UND, 0.0
         detector = self._factory.create()
+        if self._prior:
+            detector.set_prior_map(self._prior)
         detector.append(text)
         try:
             found = detector.get_probabilities()

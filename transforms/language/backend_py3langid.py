@@ -6,8 +6,8 @@ whose fixed cost dominates on short alt texts. Here a batch walks the automaton 
 faster; batches smaller than SMALL_BATCH walk each text in Python instead. Both walks give the same n-grams
 and one function scores them, so a text gets the same answer whatever batch it is in.
 
-The decision is py3langid's (argmax of the naive Bayes score over the candidates); the confidence is its
-normalised probability (softmax with temperature sqrt(bytes)). Where this differs from py3langid: a text with
+The decision is py3langid's (argmax of the naive Bayes score over the candidates; with a prior, its class
+prior replaced by the log of the given shares); the confidence is its normalised probability (softmax with temperature sqrt(bytes)). Where this differs from py3langid: a text with
 no known n-gram is UND (py3langid names the first language), only ISO 639-1 labels are offered (its 3-letter
 labels and "zxx" are left out), and a text is cut to MAX_BYTES.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from py3langid import langid as _langid
 
 from transforms.language.base import UND, LanguageIdentifier, is_blank
-from transforms.language.registry import check_languages
+from transforms.language.registry import check_languages, prior_shares
 
 MAX_BYTES = 1024  # plenty to tell a language; bounds the batch walk, which takes one step per byte of the longest
 SMALL_BATCH = 32  # below this many texts, the per-text Python walk costs less than the NumPy steps
@@ -35,7 +35,7 @@ def _encode(text: str) -> bytes:
 class Py3LangidIdentifier(LanguageIdentifier):
     name = "py3langid"
 
-    def __init__(self, languages: tuple[str, ...] | None = None):
+    def __init__(self, languages: tuple[str, ...] | None = None, prior: dict[str, float] | None = None):
         model = _langid.LanguageIdentifier.from_model_file(_langid.MODEL_FILE)
         classes = list(model.nb_classes)
         self.languages = tuple(check_languages(languages, [c for c in classes if len(c) == 2], self.name))
@@ -52,6 +52,11 @@ class Py3LangidIdentifier(LanguageIdentifier):
             else:
                 first[classes[i]] = j
         self._label_columns = [first[code] for code in self.languages]
+        if prior:  # log P(language) replaces the training corpus's class prior (split among a language's columns)
+            shares = prior_shares(prior, self.languages)
+            per_column = {c: sum(1 for i in columns if classes[i] == c) for c in self.languages}
+            self._pc = np.log(np.asarray([shares[classes[i]] / per_column[classes[i]] for i in columns],
+                                         dtype=np.float32))
         # The automaton: next state = nextmove[rowbase[state] + byte]; output[state] = n-gram id or -1.
         self._nextmove = model.tk_nextmove  # array.array: the fastest to index from a Python loop
         self._rowbase = [row << 8 for row in model.tk_row]

@@ -24,7 +24,7 @@ class _Identify(beam.DoFn):
 
     def setup(self):
         # The model (tens of MB, ~1 s to load) is built once per worker, never pickled with the DoFn.
-        self.identifier = make_identifier(self.options.backend, self.options.candidates)
+        self.identifier = make_identifier(self.options.backend, self.options.candidates, self.options.prior_map)
 
     def process(self, batch):
         found = self.identifier.detect_many([element["text"] for element in batch])

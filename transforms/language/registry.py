@@ -12,15 +12,28 @@ BACKENDS = {
 }
 
 
-def make_identifier(backend: str, languages: tuple[str, ...] | None = None) -> LanguageIdentifier:
-    """A ready identifier choosing among `languages` (ISO 639-1 codes; None = all the backend knows).
+def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
+                    prior: dict[str, float] | None = None) -> LanguageIdentifier:
+    """A ready identifier choosing among `languages` (ISO 639-1 codes; None = all the backend knows), weighing
+    them by `prior` (relative shares; languages it lacks get options.OTHER_SHARE) instead of the backend's own.
 
     Loading a model takes about a second: build one per process (a Beam DoFn does it in setup).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown language backend {backend!r}; one of {', '.join(BACKENDS)}")
     module, cls = BACKENDS[backend].split(":")
-    return getattr(importlib.import_module(module), cls)(languages)
+    return getattr(importlib.import_module(module), cls)(languages, prior)
+
+
+def prior_shares(prior: dict[str, float], languages: tuple[str, ...]) -> dict[str, float]:
+    """Each candidate's prior probability: its share normalised over the candidates."""
+    from transforms.language.options import OTHER_SHARE
+
+    shares = {code: float(prior.get(code, OTHER_SHARE)) for code in languages}
+    if any(v <= 0 for v in shares.values()):
+        raise ValueError("prior shares must be positive")
+    total = sum(shares.values())
+    return {code: v / total for code, v in shares.items()}
 
 
 def check_languages(requested: tuple[str, ...] | None, known: list[str], backend: str) -> list[str]:

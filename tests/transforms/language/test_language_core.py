@@ -152,3 +152,22 @@ def test_default_backend_accuracy_on_gettext_web_languages():
     # With the default 30 web languages, short UI strings are harder (es/pt, ru/bg/uk look-alikes): measured
     # 0.88. A floor against regressions, not the target.
     assert _accuracy(make_identifier("py3langid", WEB_LANGUAGES), _gettext()) >= 0.86
+
+
+def test_a_prior_weighs_the_candidates():
+    from transforms.language import WEB_PRIOR, LanguageOptions, make_identifier
+    from transforms.language.registry import prior_shares
+
+    shares = prior_shares(WEB_PRIOR, ("de", "en", "xx"))
+    assert abs(sum(shares.values()) - 1) < 1e-9 and shares["en"] / shares["de"] == 44 / 5.5
+    for backend in ("py3langid", "langdetect"):
+        plain = make_identifier(backend, ("de", "en"))
+        leaning = make_identifier(backend, ("de", "en"), {"de": 1e6, "en": 1e-6})
+        # an overwhelming prior decides a text too short to carry evidence; a clear text still wins against it
+        assert leaning.detect("Name")[0] == "de"
+        web = make_identifier(backend, ("de", "en"), WEB_PRIOR)  # English 8x as likely a priori
+        assert web.detect("Der Hund schläft im Garten unter dem großen Baum")[0] == "de"
+        assert plain.detect("Der Hund schläft im Garten unter dem großen Baum")[0] == "de"
+    assert LanguageOptions().prior_map == WEB_PRIOR and LanguageOptions(prior="none").prior_map is None
+    with pytest.raises(ValueError, match="prior"):
+        LanguageOptions(prior="uniform")
