@@ -193,7 +193,7 @@ class StopRequest:
         self.requested = False
         self._previous = None
 
-    def __enter__(self):
+    def install(self) -> "StopRequest":
         import signal
         import threading
         if threading.current_thread() is threading.main_thread():
@@ -204,23 +204,25 @@ class StopRequest:
         log.warning("SIGTERM: saving a checkpoint after this step, then stopping")
         self.requested = True
 
-    def __exit__(self, *exc):
+    def restore(self) -> None:
         import signal
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def _cursor_state(cursors: dict, bad: dict, d: Dist) -> tuple[dict, dict]:
-    """Every rank's stream cursors, so rank 0's checkpoint can restart all of them."""
-    if d.world_size == 1:
-        return dict(cursors), dict(bad)
-    gathered: list = [None] * d.world_size
-    dist.all_gather_object(gathered, (cursors, bad))
+def _rank_states(cursors: dict, bad: dict, device: torch.device, d: Dist) -> tuple[dict, dict, list]:
+    """Every rank's stream cursors and bad-sample counts (merged) and RNG states (one per rank), in one gather, so
+    rank 0's checkpoint can restart all of them."""
+    mine = (cursors, bad, checkpoint.rng_state(device))
+    gathered: list = [mine]
+    if d.world_size > 1:
+        gathered = [None] * d.world_size
+        dist.all_gather_object(gathered, mine)
     all_cursors, all_bad = {}, {}
-    for c, b in gathered:
+    for c, b, _ in gathered:
         all_cursors.update(c)
         all_bad.update(b)
-    return all_cursors, all_bad
+    return all_cursors, all_bad, [rng for _, _, rng in gathered]
 
 
 def train(opts: TrainOptions) -> dict:
@@ -299,7 +301,7 @@ def train(opts: TrainOptions) -> dict:
         log.warning("resuming with %s (ranks, loader workers) instead of %s: each stream continues from its saved "
                     "position, but the batch order differs from an uninterrupted run",
                     (d.world_size, workers), tuple(state["data"]["streams"]))
-    loss_fn = ClipLoss(opts.local_loss, True, d.rank, d.world_size)
+    loss_fn = ClipLoss(local_loss=opts.local_loss, rank=d.rank, world_size=d.world_size)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if opts.precision == "bf16" else torch.float16)
                 if opts.precision != "fp32" else contextlib.nullcontext())
     metrics = MetricsLog(opts.output, d.main, opts.tensorboard)
@@ -314,11 +316,7 @@ def train(opts: TrainOptions) -> dict:
                  total_steps, global_batch)
 
     def save_checkpoint(at: int) -> None:
-        all_cursors, all_bad = _cursor_state(cursors, bad, d)
-        rngs: list = [checkpoint.rng_state(device)]
-        if d.world_size > 1:
-            rngs = [None] * d.world_size
-            dist.all_gather_object(rngs, checkpoint.rng_state(device))
+        all_cursors, all_bad, rngs = _rank_states(cursors, bad, device, d)
         if d.main:
             checkpoint.save({
                 "step": at, "batches_consumed": consumed, "model": model.state_dict(),
@@ -339,7 +337,7 @@ def train(opts: TrainOptions) -> dict:
     summary = {}
     batches = iter(loader)
     model.train()
-    stop = StopRequest().__enter__()
+    stop = StopRequest().install()
     try:
         while step < last:
             t0 = time.perf_counter()
@@ -388,7 +386,7 @@ def train(opts: TrainOptions) -> dict:
             if stopping:
                 break
     finally:
-        stop.__exit__(None, None, None)
+        stop.restore()
         if progress:
             progress.close()
         metrics.close()
