@@ -27,7 +27,8 @@ setup(
         "aiohttp>=3.10,<4",
         "fsspec>=2023.1",
         "tqdm>=4.60",
-        "pyahocorasick==2.3.1",  # query matching
+        "ahocorasick-rs==1.0.3",  # query matching (default engine: Rust aho-corasick)
+        "pyahocorasick==2.3.1",  # query matching (the engine MetaCLIP uses)
         "ftfy==6.3.1",  # mojibake repair of alt texts
         "py3langid==0.4.0",  # default language identifier (its model ships in the wheel)
         "langdetect==1.0.9",  # the second language backend

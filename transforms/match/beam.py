@@ -14,7 +14,7 @@ from .core import QueryMatcher
 from .query_list import load_queries
 
 STAGE = "match"
-_BATCH = 1000  # texts per automaton pass: enough to share token lookups, small enough to stay in cache
+_BATCH = 1000  # texts spaced in one replace chain: amortises the per-call cost, keeps the batch in cache
 
 
 class _MatchFn(beam.DoFn):

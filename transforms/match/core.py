@@ -1,21 +1,23 @@
-"""Query matching with MetaCLIP's exact semantics, on a pyahocorasick automaton.
+"""Query matching with MetaCLIP's exact semantics, on an Aho-Corasick automaton.
 
 MetaCLIP (metaclip/substr_matching.py): the text is padded `" " + text + " "`, each of `, . ; : ? ! `` ` ``
 is wrapped in spaces, `\\t \\n \\r` become spaces; query `q` matches when `" " + q + " "` is a substring.
 Case-sensitive; a text may match many queries (overlaps included: "hot dog" and "dog").
 
-Speed: automaton values are bare query ids (no tuple per match), and `match_many` scans a whole batch of
-texts in one `iter` call, joined with NUL (which no query may contain), instead of one call per text. On a
-500k list the scan itself is bound by memory latency (the automaton does not fit in cache), which is what
-limits every implementation tried here: see benchmarks/match.py.
+Engines (same answers, tested against the definition):
+- `ahocorasick_rs` (default): the Rust `aho-corasick` crate's contiguous NFA, reporting overlapping matches.
+  On the 500k list it scans about twice as fast as pyahocorasick with less memory (benchmarks/match.py).
+- `pyahocorasick`: the C library MetaCLIP itself uses.
+A batch is spaced with one replace chain over all its texts joined by NUL (no query may contain one), then
+split back, so the per-text Python work is one automaton call, a set of pattern indexes and a sort.
 """
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
+from functools import partial
+from operator import itemgetter
 
-import ahocorasick
-
+ENGINES = ("ahocorasick_rs", "pyahocorasick")
 _SEP = "\x00"
 
 
@@ -36,9 +38,13 @@ def naive_match(text: str, queries: Sequence[str]) -> list[int]:
 class QueryMatcher:
     """Matches texts against a fixed query list; build once per worker, reuse for every text."""
 
-    def __init__(self, queries: Sequence[str]):
+    def __init__(self, queries: Sequence[str], engine: str = "ahocorasick_rs"):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown matching engine {engine!r}; choose one of {', '.join(ENGINES)}")
         self.queries = list(queries)
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self.engine = engine
+        keys: list[str] = []
+        key_ids: list[int] = []
         first: dict[str, int] = {}
         aliases: dict[int, list[int]] = {}
         for i, query in enumerate(self.queries):
@@ -49,40 +55,62 @@ class QueryMatcher:
                 aliases.setdefault(first[key], [first[key]]).append(i)
             else:
                 first[key] = i
-                automaton.add_word(key, i)
-        automaton.make_automaton()
-        self._automaton = automaton
+                keys.append(key)
+                key_ids.append(i)
+        del first
         self._aliases = aliases
+        # Pattern index -> query id, or None when they coincide (no duplicates), which skips a lookup per match.
+        self._key_ids = None if len(key_ids) == len(self.queries) else key_ids
+        # `_find(spaced)` iterates matches; `_index` takes the pattern index out of one.
+        if engine == "ahocorasick_rs":
+            self._find, self._index = self._rust(keys), itemgetter(0)
+        else:
+            self._find, self._index = self._pyaho(keys), itemgetter(1)
+
+    @staticmethod
+    def _rust(keys: list[str]):
+        import ahocorasick_rs
+
+        automaton = ahocorasick_rs.AhoCorasick(
+            keys, matchkind=ahocorasick_rs.MatchKind.Standard,
+            implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False)
+        return partial(automaton.find_matches_as_indexes, overlapping=True)  # (index, start, end) tuples
+
+    @staticmethod
+    def _pyaho(keys: list[str]):
+        import ahocorasick
+
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for index, key in enumerate(keys):
+            automaton.add_word(key, index)
+        automaton.make_automaton()
+        if not keys:  # an empty automaton cannot iterate
+            return lambda spaced: ()
+        return automaton.iter  # (end, index) tuples
 
     def __len__(self) -> int:
         return len(self.queries)
 
     def match(self, text: str) -> list[int]:
         """Sorted ids of the queries `text` matches (empty when none)."""
-        if not text:
-            return []
-        return self._sorted({i for _, i in self._automaton.iter(spacing(text))})
+        return self._ids(set(map(self._index, self._find(spacing(text)))))
 
     def match_many(self, texts: Iterable[str]) -> list[list[int]]:
-        """`match` for each text, with one automaton pass over the batch."""
-        texts = list(texts)
-        if any(_SEP in t for t in texts if t):  # a NUL inside a text would split it: match those one by one
+        """`match` for each text; the spacing is done once for the whole batch."""
+        texts = [t or "" for t in texts]
+        if not texts:
+            return []
+        if any(_SEP in t for t in texts):  # a NUL inside a text would split it: match those one by one
             return [self.match(t) for t in texts]
-        spaced = [spacing(t) if t else "" for t in texts]
-        starts, offset = [], 0
-        for s in spaced:
-            starts.append(offset)
-            offset += len(s) + 1
-        found: list[set] = [set() for _ in texts]
-        index, next_start, last = 0, (starts[1] if len(starts) > 1 else offset), len(starts) - 1
-        for end, query_id in self._automaton.iter(_SEP.join(spaced)):
-            if end >= next_start:  # ends ascend, so the owning text only moves forward
-                index = bisect.bisect_right(starts, end) - 1
-                next_start = starts[index + 1] if index < last else offset
-            found[index].add(query_id)
-        return [self._sorted(ids) for ids in found]
+        find, index = self._find, self._index
+        spaced = spacing(f" {_SEP} ".join(texts)).split(_SEP)
+        if self._key_ids is None:  # the common case, inlined: this loop is the matcher's hot path
+            return [sorted(set(map(index, find(s)))) for s in spaced]
+        return [self._ids(set(map(index, find(s)))) for s in spaced]
 
-    def _sorted(self, ids: set) -> list[int]:
-        if self._aliases and ids:
-            ids = {alias for i in ids for alias in self._aliases.get(i, (i,))}
-        return sorted(ids)
+    def _ids(self, found: set) -> list[int]:
+        """Sorted query ids from a set of pattern indexes (duplicate queries share one pattern)."""
+        if found and self._key_ids is not None:
+            key_ids, aliases = self._key_ids, self._aliases
+            found = {alias for k in found for alias in aliases.get(key_ids[k], (key_ids[k],))}
+        return sorted(found)
