@@ -43,24 +43,21 @@ class QueryMatcher:
             raise ValueError(f"unknown matching engine {engine!r}; choose one of {', '.join(ENGINES)}")
         self.queries = list(queries)
         self.engine = engine
-        keys: list[str] = []
-        key_ids: list[int] = []
-        first: dict[str, int] = {}
-        aliases: dict[int, list[int]] = {}
         for i, query in enumerate(self.queries):
             if not isinstance(query, str) or _SEP in query:
                 raise ValueError(f"query {i} is not a usable string: {query!r}")
-            key = f" {query} "
-            if key in first:  # the same string twice in a list: MetaCLIP's loop reports both ids
-                aliases.setdefault(first[key], [first[key]]).append(i)
-            else:
-                first[key] = i
-                keys.append(key)
-                key_ids.append(i)
-        del first
-        self._aliases = aliases
-        # Pattern index -> query id, or None when they coincide (no duplicates), which skips a lookup per match.
-        self._key_ids = None if len(key_ids) == len(self.queries) else key_ids
+        keys = [f" {query} " for query in self.queries]
+        self._aliases: dict[int, list[int]] = {}
+        self._key_ids = None  # pattern index -> query id, when they differ (a list with duplicates)
+        if len(set(keys)) < len(keys):  # the same string twice: MetaCLIP's loop reports both ids
+            first: dict[str, int] = {}
+            for i, key in enumerate(keys):
+                if key in first:
+                    self._aliases.setdefault(first[key], [first[key]]).append(i)
+                else:
+                    first[key] = i
+            self._key_ids = list(first.values())
+            keys = list(first)
         # `_find(spaced)` iterates matches; `_index` takes the pattern index out of one.
         if engine == "ahocorasick_rs":
             self._find, self._index = self._rust(keys), itemgetter(0)

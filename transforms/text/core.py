@@ -30,6 +30,10 @@ _CAMERA = re.compile(r"^(?:IMG|DSC[NF]?|PIC|PXL|MVIMG|VID|P\d{3}|SAM|GOPR|DJI|Sc
 _URL_TEXT = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://|www\.)\S+$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[\d\W_]+$")
 _SPACES = re.compile(r"\s+")
+# A character ftfy could act on: anything beyond printable ASCII (mojibake, controls, line breaks, widths,
+# ligatures) or "&" (HTML entities). A text without one comes out of ftfy unchanged, so it skips the call
+# (~28 us a text; 90% of LAION-style alt texts): tests hold the shortcut to ftfy's answer.
+_FTFY_MAY_CHANGE = re.compile(r"[^\x20-\x25\x27-\x7e]")
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class TextOptions:
 def normalise(text: str, fix_mojibake: bool = True) -> str:
     """Mojibake repaired (ftfy), Unicode NFC, every run of whitespace (incl. NBSP, newlines) one space."""
     if fix_mojibake:
-        text = ftfy.fix_text(text, normalization="NFC")
+        if _FTFY_MAY_CHANGE.search(text) is not None:
+            text = ftfy.fix_text(text, normalization="NFC")
     else:
         text = unicodedata.normalize("NFC", text)
     return _SPACES.sub(" ", text).strip()

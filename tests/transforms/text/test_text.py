@@ -59,3 +59,25 @@ def test_clean_text_transform():
         assert_that(result["kept"] | beam.Map(lambda e: e["text"]), equal_to(["a dog"]), label="kept")
         assert_that(result["rejected"] | beam.Map(lambda r: (r["url"][:5], r["reason"])),
                     equal_to([("http:", "filename_text"), ("data:", "bad_url_scheme")]), label="rejected")
+
+
+def test_ftfy_shortcut_gives_ftfys_answer():
+    """Texts of printable ASCII without "&" skip ftfy: it must leave every such text unchanged."""
+    import random
+
+    import ftfy
+
+    from transforms.text import core
+
+    rng = random.Random(5)
+    plain = [chr(c) for c in range(0x20, 0x7F) if chr(c) != "&"]
+    texts = ["".join(rng.choice(plain) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    texts += ["IMG_1234.jpg", "a  dog ", "%20 +=~{}|", "\\u00e9 \\x41", "<b>bold</b>", "'quoted' \"x\""]
+    for text in texts:
+        assert core._FTFY_MAY_CHANGE.search(text) is None
+        assert ftfy.fix_text(text, normalization="NFC") == text
+    # and the others do reach ftfy: entities, mojibake, controls, line breaks
+    for text, fixed in [("fish &amp; chips", "fish & chips"), ("cafÃ©", "café"), ("a\x00b", "ab"),
+                        ("ﬁsh", "fish"), ("line\r\nbreak", "line break")]:
+        assert core._FTFY_MAY_CHANGE.search(text) is not None
+        assert core.normalise(text) == fixed
