@@ -7,6 +7,8 @@ Case-sensitive; a text may match many queries (overlaps included: "hot dog" and 
 Engines (same answers, tested against the definition):
 - `ahocorasick_rs` (default): the Rust `aho-corasick` crate's contiguous NFA, reporting overlapping matches.
   On the 500k list it scans about twice as fast as pyahocorasick with less memory (benchmarks/match.py).
+  It runs on UTF-8 bytes encoded with "surrogatepass": a `str` haystack would refuse a lone surrogate, and
+  the encoding keeps substring relations exactly (no character's bytes occur inside another's).
 - `pyahocorasick`: the C library MetaCLIP itself uses.
 A batch is spaced with one replace chain over all its texts joined by NUL (no query may contain one), then
 split back, so the per-text Python work is one automaton call, a set of pattern indexes and a sort.
@@ -19,6 +21,10 @@ from operator import itemgetter
 
 ENGINES = ("ahocorasick_rs", "pyahocorasick")
 _SEP = "\x00"
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def spacing(text: str) -> str:
@@ -58,19 +64,21 @@ class QueryMatcher:
                     first[key] = i
             self._key_ids = list(first.values())
             keys = list(first)
-        # `_find(spaced)` iterates matches; `_index` takes the pattern index out of one.
-        if engine == "ahocorasick_rs":
-            self._find, self._index = self._rust(keys), itemgetter(0)
+        # `_find(haystack)` iterates matches; `_index` takes the pattern index out of one; `_bytes`: whether
+        # haystacks are UTF-8 bytes rather than str.
+        self._bytes = engine == "ahocorasick_rs"
+        if self._bytes:
+            self._find, self._index = self._rust([_utf8(k) for k in keys]), itemgetter(0)
         else:
             self._find, self._index = self._pyaho(keys), itemgetter(1)
 
     @staticmethod
-    def _rust(keys: list[str]):
+    def _rust(keys: list[bytes]):
         import ahocorasick_rs
 
-        automaton = ahocorasick_rs.AhoCorasick(
+        automaton = ahocorasick_rs.BytesAhoCorasick(
             keys, matchkind=ahocorasick_rs.MatchKind.Standard,
-            implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False)
+            implementation=ahocorasick_rs.Implementation.ContiguousNFA)
         return partial(automaton.find_matches_as_indexes, overlapping=True)  # (index, start, end) tuples
 
     @staticmethod
@@ -90,7 +98,8 @@ class QueryMatcher:
 
     def match(self, text: str) -> list[int]:
         """Sorted ids of the queries `text` matches (empty when none)."""
-        return self._ids(set(map(self._index, self._find(spacing(text)))))
+        spaced = spacing(text)
+        return self._ids(set(map(self._index, self._find(_utf8(spaced) if self._bytes else spaced))))
 
     def match_many(self, texts: Iterable[str]) -> list[list[int]]:
         """`match` for each text; the spacing is done once for the whole batch."""
@@ -100,7 +109,9 @@ class QueryMatcher:
         if any(_SEP in t for t in texts):  # a NUL inside a text would split it: match those one by one
             return [self.match(t) for t in texts]
         find, index = self._find, self._index
-        spaced = spacing(f" {_SEP} ".join(texts)).split(_SEP)
+        spaced = spacing(f" {_SEP} ".join(texts))
+        # NUL is one byte in UTF-8 and occurs in no other character's bytes, so bytes split where str would.
+        spaced = _utf8(spaced).split(b"\x00") if self._bytes else spaced.split(_SEP)
         if self._key_ids is None:  # the common case, inlined: this loop is the matcher's hot path
             return [sorted(set(map(index, find(s)))) for s in spaced]
         return [self._ids(set(map(index, find(s)))) for s in spaced]

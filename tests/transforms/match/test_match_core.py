@@ -55,6 +55,17 @@ def test_texts_with_nul_are_matched_one_by_one():
     assert QueryMatcher(queries).match_many(texts) == [naive_match(t, queries) for t in texts] == [[0, 1], [1]]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_lone_surrogates_and_non_ascii_match_exactly(engine):
+    """A lone surrogate (possible in a Python str from JSON) is a character like any other, never an error."""
+    queries = ["dog", "a", "\ud800", "x \ud800 y", "é", "東京 タワー", "Straße"]
+    texts = ["a dog \ud800 x", "x \ud800 y é", "\ud800", "東京 タワー, Straße.", "dog\udfff"]
+    matcher = QueryMatcher(queries, engine=engine)
+    expected = [naive_match(t, queries) for t in texts]
+    assert matcher.match_many(texts) == expected == [[0, 1, 2], [2, 3, 4], [2], [5, 6], []]
+    assert [matcher.match(t) for t in texts] == expected
+
+
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="unknown matching engine"):
         QueryMatcher(["dog"], engine="regex")
