@@ -98,7 +98,7 @@ class QueryMatcher:
 
     def match(self, text: str) -> list[int]:
         """Sorted ids of the queries `text` matches (empty when none)."""
-        spaced = spacing(text)
+        spaced = spacing(text or "")  # None as an empty text, as match_many
         return self._ids(set(map(self._index, self._find(_utf8(spaced) if self._bytes else spaced))))
 
     def match_many(self, texts: Iterable[str]) -> list[list[int]]:

@@ -46,6 +46,7 @@ def test_duplicate_queries_report_every_id(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_empty_list_and_empty_batch(engine):
     assert QueryMatcher([], engine=engine).match_many(["a dog", ""]) == [[], []]
+    assert QueryMatcher(["None"], engine=engine).match(None) == QueryMatcher(["None"]).match_many([None])[0] == []
     assert QueryMatcher(["dog"], engine=engine).match_many([]) == []
 
 
