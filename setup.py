@@ -3,7 +3,7 @@
 Also used as Dataflow's ``--setup_file``: the workers run ``pip install .`` on it, so the base
 requirements are only what a worker needs to run the corpus stages (no torch, no test tools).
 """
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 BEAM = "apache-beam>=2.77.0,<3"
 
@@ -45,5 +45,10 @@ setup(
         "train": ["torch>=2.3", "webdataset>=1.0,<1.1", "tokenizers>=0.15"],
         "dev": ["pytest>=8", "pytest-timeout>=2.2", "webdataset>=1.0,<1.1", "psutil>=5.9"],
     },
+    # The token matcher (transforms/match/_tokenmatch.c, plain C with the Python API): the default matching
+    # engine. Optional: without a C compiler the install still succeeds and matching falls back to the Rust
+    # Aho-Corasick engine, with a warning (tests/transforms/match checks the module was built).
+    ext_modules=[Extension("transforms.match._tokenmatch", ["transforms/match/_tokenmatch.c"],
+                           extra_compile_args=["-O3"], optional=True)],
     entry_points={"console_scripts": ["wit=wit_pipeline.cli:entry"]},
 )

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from transforms.match.core import ENGINES, QueryMatcher, naive_match, spacing
+from transforms.match.core import DEFAULT_ENGINE, ENGINES, QueryMatcher, naive_match, spacing
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data")
 
@@ -83,6 +83,40 @@ def test_random_texts_agree_with_the_definition(engine):
     texts = ["".join(rng.choice(words) + rng.choice(seps) for _ in range(rng.randint(0, 8))) for _ in range(400)]
     assert matcher.match_many(texts) == [naive_match(t, queries) for t in texts]
     assert [matcher.match(t) for t in texts[:50]] == [naive_match(t, queries) for t in texts[:50]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_random_strings_over_a_small_alphabet_agree_with_the_definition(engine):
+    """The token engine's argument (a match is a run of whole space-separated tokens) under stress: queries
+    and texts drawn from spaces, punctuation, tabs, CR/LF and non-ASCII, with leading, trailing and double
+    spaces, empty queries and punctuation inside queries."""
+    rng = random.Random(11)
+    alphabet = ["a", "b", "a", "b", " ", " ", ",", ".", "\t", "\n", "\r", "!", "é", "\ud800", "-", "`"]
+    queries = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))) for _ in range(300)})
+    queries += ["a", "a b", "a , b", "a  b", " a", "b ", "", "a\tb", "a,b"]
+    matcher = QueryMatcher(queries, engine=engine)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(1500)]
+    expected = [naive_match(t, queries) for t in texts]
+    assert matcher.match_many(texts) == expected
+    assert sum(1 for e in expected if e) > 1000  # the alphabet is small enough that most texts match something
+    assert matcher.match("a,b") == naive_match("a,b", queries) and queries.index("a , b") in matcher.match("a,b")
+
+
+def test_default_engine_is_the_c_token_matcher():
+    """setup.py builds the C extension; a fallback to the slower engine on a machine with a compiler is a bug."""
+    assert DEFAULT_ENGINE == "tokens"
+    assert QueryMatcher(["dog"]).engine == "tokens"
+
+
+def test_token_engine_counts_its_tables():
+    from transforms.match._tokenmatch import TokenMatcher
+    matcher = TokenMatcher(["hot dog", "dog", "hot dog", "a  b"])
+    assert (matcher.n_queries, matcher.n_tokens, matcher.n_nodes) == (4, 5, 7)  # tokens hot dog a "" b; nodes: root, hot, hot dog, dog, a, a "", a "" b
+    assert matcher.nbytes > 0
+    with pytest.raises(TypeError, match="expected str"):
+        matcher.match_many(["dog", b"dog"])
+    with pytest.raises(TypeError, match="expected str"):
+        TokenMatcher(["dog", 3])
 
 
 def test_bad_query_is_refused():
