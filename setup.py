@@ -32,6 +32,7 @@ setup(
         "ftfy==6.3.1",  # mojibake repair of alt texts
         "py3langid==0.4.0",  # default language identifier (its model ships in the wheel)
         "langdetect==1.0.9",  # the second language backend
+        "wordfreq==3.1.1",  # word frequencies added to py3langid's evidence (its lists ship in the wheel)
         "fastwarc==2.0.0",  # WARC/WAT reading (2.x changed the API: pinned)
         "resiliparse==2.0.0",  # HTML parsing of WARC pages
         "orjson==3.13.0",  # WAT JSON

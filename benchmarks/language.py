@@ -3,7 +3,8 @@
 Data: ../shared/data/langid/gettext_600.json (600 real UI strings from Debian's gettext catalogues: en, de,
 fr, es, ru, zh; 50 short and 50 medium per language) when present, else a small built-in sample (said so).
 For each candidate set (the default 30 web languages, the data set's 6 languages, everything the backend
-knows) and each backend: accuracy overall, per length bucket and per language; precision and recall of the
+knows) and each backend (py3langid with wordfreq's word evidence, the default; py3langid's n-grams alone;
+langdetect): accuracy overall, per length bucket and per language; precision and recall of the
 default filter (keep English); texts/s of CPU time (time.process_time, one thread), the texts given to
 detect_many in batches of the Beam stage's size, the 600 repeated until about --seconds have passed
 (langdetect: one pass, which already takes seconds). py3langid also shows one detect() call per text.
@@ -31,6 +32,7 @@ from transforms.language import DEFAULT_BACKEND, WEB_LANGUAGES, WEB_PRIOR, make_
 from transforms.language.base import BATCH  # noqa: E402
 
 PEER = "langdetect"
+DEFAULT_LABEL = f"{DEFAULT_BACKEND}+words"
 LANGS = ("en", "de", "fr", "es", "ru", "zh")
 TARGET_ACCURACY, TARGET_RATE = 0.93, 20_000
 # (name, candidates, prior): the default first (30 web languages weighed by their share of web pages)
@@ -82,9 +84,9 @@ def batched(identifier):
     return run
 
 
-def measure(backend, languages, prior, rows, seconds):
+def measure(backend, languages, prior, rows, seconds, words=False):
     start = time.process_time()
-    identifier = make_identifier(backend, languages, prior)
+    identifier = make_identifier(backend, languages, prior, words=words)
     load_s = time.process_time() - start
     texts = [row["text"] for row in rows]
     run = batched(identifier)
@@ -116,32 +118,36 @@ def main():
     print(f"candidate sets: web30 = the default ({len(WEB_LANGUAGES)} common web languages weighed by their share "
           f"of web pages), web30-np = the same without that prior, "
           f"six = {','.join(LANGS)} (the data set's), all = every ISO 639-1 language the backend knows\n")
-    header = (f"{'set':8} {'backend':10} {'cands':>5} {'acc':>5} {'short':>5} {'medium':>6} "
+    header = (f"{'set':8} {'backend':15} {'cands':>5} {'acc':>5} {'short':>5} {'medium':>6} "
               + " ".join(f"{lang:>4}" for lang in LANGS)
               + f" {'en P':>5} {'en R':>5} {'texts/s':>8} {'x peer':>7} {'1-by-1/s':>8} {'load s':>6}")
     print(header)
     print("-" * len(header))
     results = {}
+    configs = ((DEFAULT_LABEL, DEFAULT_BACKEND, True), (DEFAULT_BACKEND, DEFAULT_BACKEND, False), (PEER, PEER, False))
     for set_name, languages, prior in CANDIDATE_SETS:
         peer = measure(PEER, languages, prior, rows, args.seconds)
-        for backend in (DEFAULT_BACKEND, PEER):
-            r = peer if backend == PEER else measure(backend, languages, prior, rows, args.seconds)
-            results[set_name, backend] = r
+        for label, backend, words in configs:
+            r = peer if backend == PEER else measure(backend, languages, prior, rows, args.seconds, words)
+            results[set_name, label] = r
             single = f"{r['single_rate']:8.0f}" if "single_rate" in r else f"{'-':>8}"
-            print(f"{set_name:8} {backend:10} {r['candidates']:5d} {r['acc']:5.3f} {r['short']:5.3f} "
+            print(f"{set_name:8} {label:15} {r['candidates']:5d} {r['acc']:5.3f} {r['short']:5.3f} "
                   f"{r['medium']:6.3f} "
                   + " ".join(f"{r[lang]:4.2f}" for lang in LANGS)
                   + f" {r['en_precision']:5.3f} {r['en_recall']:5.3f} {r['rate']:8.0f} "
                   f"{r['rate'] / peer['rate']:6.1f}x {single} {r['load_s']:6.2f}")
-    print(f"\ntargets for the default backend ({DEFAULT_BACKEND}): accuracy >= {TARGET_ACCURACY}, "
+    print(f"\n{DEFAULT_LABEL} = {DEFAULT_BACKEND} with wordfreq's word evidence (the default, --language_words "
+          f"auto); {DEFAULT_BACKEND} = its n-grams only")
+    print(f"targets for the default ({DEFAULT_LABEL}): accuracy >= {TARGET_ACCURACY}, "
           f">= {TARGET_RATE:,} texts/s on one core")
     for set_name, _, _ in CANDIDATE_SETS:
-        r = results[set_name, DEFAULT_BACKEND]
-        verdicts = [("accuracy", r["acc"] >= TARGET_ACCURACY, f"{r['acc']:.3f}"),
-                    ("speed", r["rate"] >= TARGET_RATE, f"{r['rate']:,.0f} texts/s")]
-        label = f"{set_name}{' (default)' if set_name == 'web30' else ''}"
-        print(f"  {label:16} " + "   ".join(f"{name} {'PASS' if ok else 'FAIL'} ({value})"
-                                           for name, ok, value in verdicts))
+        for label in (DEFAULT_LABEL, DEFAULT_BACKEND):
+            r = results[set_name, label]
+            verdicts = [("accuracy", r["acc"] >= TARGET_ACCURACY, f"{r['acc']:.3f}"),
+                        ("speed", r["rate"] >= TARGET_RATE, f"{r['rate']:,.0f} texts/s")]
+            name = f"{set_name} {label}{' (default)' if (set_name, label) == ('web30', DEFAULT_LABEL) else ''}"
+            print(f"  {name:28} " + "   ".join(f"{what} {'PASS' if ok else 'FAIL'} ({value})"
+                                               for what, ok, value in verdicts))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def add_build_flags(parser) -> None:
     g.add_argument("--language_backend", default=LanguageOptions.backend)
     g.add_argument("--language_prior", default=LanguageOptions.prior, choices=["web", "none"],
                    help="weigh candidate languages by their share of web pages, or keep the model's own prior")
+    g.add_argument("--language_words", default=LanguageOptions.words, choices=["auto", "on", "off"],
+                   help="add wordfreq's word frequencies to the model's n-grams (auto: on for py3langid)")
     g.add_argument("--shard_size", type=int, default=10_000)
     g.add_argument("--skip_download", action="store_true",
                    help="stop after the balanced manifest (no images fetched)")

@@ -51,7 +51,8 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         crawl=CrawlOptions(format=o.input_format, url_col=o.url_col, text_col=o.text_col),
         text=TextOptions(min_chars=o.min_text_chars, max_chars=o.max_text_chars),
         balance=BalanceOptions(t=o.balance_t, seed=o.seed),
-        language=LanguageOptions.from_strings(backend=o.language_backend, keep=o.languages, prior=o.language_prior),
+        language=LanguageOptions.from_strings(backend=o.language_backend, keep=o.languages, prior=o.language_prior,
+                                              words=o.language_words),
         download=DownloadOptions(
             output=f"{output}/shards", shard_size=o.shard_size, processes=1, progress=False,
             image=ImageOptions(image_size=o.image_size, resize_mode=o.resize_mode, encode_format=o.encode_format,

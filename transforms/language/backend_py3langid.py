@@ -10,6 +10,10 @@ The decision is py3langid's (argmax of the naive Bayes score over the candidates
 prior replaced by the log of the given shares); the confidence is its normalised probability (softmax with temperature sqrt(bytes)). Where this differs from py3langid: a text with
 no known n-gram is UND (py3langid names the first language), only ISO 639-1 labels are offered (its 3-letter
 labels and "zxx" are left out), and a text is cut to MAX_BYTES.
+
+With `words=True` (the pipeline's default), wordfreq's word frequencies are added to the n-gram evidence
+(words.py): naive Bayes over both, then normalised again. A text with no known n-gram but a known word then
+gets a language from its words and the prior.
 """
 from __future__ import annotations
 
@@ -34,8 +38,10 @@ def _encode(text: str) -> bytes:
 
 class Py3LangidIdentifier(LanguageIdentifier):
     name = "py3langid"
+    supports_words = True
 
-    def __init__(self, languages: tuple[str, ...] | None = None, prior: dict[str, float] | None = None):
+    def __init__(self, languages: tuple[str, ...] | None = None, prior: dict[str, float] | None = None,
+                 words: bool = False):
         model = _langid.LanguageIdentifier.from_model_file(_langid.MODEL_FILE)
         classes = list(model.nb_classes)
         self.languages = tuple(check_languages(languages, [c for c in classes if len(c) == 2], self.name))
@@ -64,6 +70,16 @@ class Py3LangidIdentifier(LanguageIdentifier):
         self._np_nextmove = np.frombuffer(model.tk_nextmove, dtype=f"u{model.tk_nextmove.itemsize}")
         self._np_rowbase = np.asarray(self._rowbase, dtype=np.int64)
         self._np_output = np.asarray(self._output, dtype=np.int64)
+        self.words = None
+        if words:
+            from transforms.language.words import WordEvidence
+            self.words = WordEvidence(self.languages)
+            # log P(language) for a text with words but no n-gram: the class prior, folded like the scores
+            prior_p = np.exp(self._pc - self._pc.max())
+            prior_p /= prior_p.sum()
+            for kept, added in self._folds:
+                prior_p[kept] += prior_p[added]
+            self._log_prior = np.log(prior_p[self._label_columns])
 
     def detect_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         results = [(UND, 0.0)] * len(texts)
@@ -71,7 +87,8 @@ class Py3LangidIdentifier(LanguageIdentifier):
         if index:
             data = [_encode(texts[i]) for i in index]
             walk = self._walk_each if len(data) < SMALL_BATCH else self._walk_batch
-            for i, result in zip(index, self._score(data, *walk(data))):
+            scored = self._score(data, *walk(data), [texts[i] for i in index])
+            for i, result in zip(index, scored):
                 results[i] = result
         return results
 
@@ -114,8 +131,8 @@ class Py3LangidIdentifier(LanguageIdentifier):
         keys, counts = np.unique(order[np.nonzero(found)[1]] * len(self._ptc) + grams[found], return_counts=True)
         return *np.divmod(keys, len(self._ptc)), counts
 
-    def _score(self, data: list[bytes], texts: np.ndarray, grams: np.ndarray, counts: np.ndarray
-               ) -> list[tuple[str, float]]:
+    def _score(self, data: list[bytes], texts: np.ndarray, grams: np.ndarray, counts: np.ndarray,
+               originals: list[str]) -> list[tuple[str, float]]:
         """Naive Bayes over log(1 + count) of each n-gram, as py3langid; per text, independent of the batch.
 
         (texts, grams, counts) come sorted by text then n-gram, so each text's sum runs in the same order.
@@ -135,8 +152,17 @@ class Py3LangidIdentifier(LanguageIdentifier):
         for kept, added in self._folds:
             scores[:, kept] += scores[:, added]
         probs = scores[:, self._label_columns]
-        best = probs.argmax(axis=1)
         has_grams = np.zeros(len(data), dtype=bool)
         has_grams[texts] = True
+        if self.words is not None:
+            evidence, has_words = self.words.scores(originals)
+            if has_words.any():
+                logp = np.where(has_grams[:, None], np.log(np.maximum(probs, 1e-30)), self._log_prior) + evidence
+                logp -= logp.max(axis=1, keepdims=True)
+                np.exp(logp, out=logp)
+                logp /= logp.sum(axis=1, keepdims=True)
+                probs = np.where(has_words[:, None], logp, probs)
+                has_grams |= has_words
+        best = probs.argmax(axis=1)
         return [(self.languages[b], float(probs[i, b])) if has_grams[i] else (UND, 0.0)
                 for i, b in enumerate(best.tolist())]

@@ -23,8 +23,9 @@ class _Identify(beam.DoFn):
         self.options = options
 
     def setup(self):
-        # The model (tens of MB, ~1 s to load) is built once per worker, never pickled with the DoFn.
-        self.identifier = make_identifier(self.options.backend, self.options.candidates, self.options.prior_map)
+        # The model and word lists (~150 MB, ~3 s to load) are built once per worker, never pickled with the DoFn.
+        self.identifier = make_identifier(self.options.backend, self.options.candidates, self.options.prior_map,
+                                          words=self.options.use_words)
 
     def process(self, batch):
         found = self.identifier.detect_many([element["text"] for element in batch])

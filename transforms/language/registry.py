@@ -10,19 +10,27 @@ BACKENDS = {
     "py3langid": "transforms.language.backend_py3langid:Py3LangidIdentifier",
     "langdetect": "transforms.language.backend_langdetect:LangdetectIdentifier",
 }
+WORD_BACKENDS = ("py3langid",)  # those that can add wordfreq's word evidence (a class with supports_words)
 
 
 def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
-                    prior: dict[str, float] | None = None) -> LanguageIdentifier:
+                    prior: dict[str, float] | None = None, words: bool = False) -> LanguageIdentifier:
     """A ready identifier choosing among `languages` (ISO 639-1 codes; None = all the backend knows), weighing
-    them by `prior` (relative shares; languages it lacks get options.OTHER_SHARE) instead of the backend's own.
+    them by `prior` (relative shares; languages it lacks get options.OTHER_SHARE) instead of the backend's own;
+    `words`: add wordfreq's word evidence (words.py; backends with `supports_words` only).
 
-    Loading a model takes about a second: build one per process (a Beam DoFn does it in setup).
+    Loading a model takes about a second (the word lists about two more): build one per process (a Beam DoFn
+    does it in setup).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown language backend {backend!r}; one of {', '.join(BACKENDS)}")
-    module, cls = BACKENDS[backend].split(":")
-    return getattr(importlib.import_module(module), cls)(languages, prior)
+    module, name = BACKENDS[backend].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not words:
+        return cls(languages, prior)
+    if backend not in WORD_BACKENDS or not getattr(cls, "supports_words", False):
+        raise ValueError(f"word evidence is implemented for py3langid only, not {backend}")
+    return cls(languages, prior, words=True)
 
 
 def prior_shares(prior: dict[str, float], languages: tuple[str, ...]) -> dict[str, float]:

@@ -111,7 +111,8 @@ def test_default_engine_is_the_c_token_matcher():
 def test_token_engine_counts_its_tables():
     from transforms.match._tokenmatch import TokenMatcher
     matcher = TokenMatcher(["hot dog", "dog", "hot dog", "a  b"])
-    assert (matcher.n_queries, matcher.n_tokens, matcher.n_nodes) == (4, 5, 7)  # tokens hot dog a "" b; nodes: root, hot, hot dog, dog, a, a "", a "" b
+    # tokens: hot, dog, a, "", b; nodes: the root, hot, hot dog, dog, a, a "", a "" b
+    assert (matcher.n_queries, matcher.n_tokens, matcher.n_nodes) == (4, 5, 7)
     assert matcher.nbytes > 0
     with pytest.raises(TypeError, match="expected str"):
         matcher.match_many(["dog", b"dog"])
