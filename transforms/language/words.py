@@ -57,10 +57,11 @@ class WordEvidence:
                 continue
             # wordfreq's packed list: bucket i holds the words of frequency 10 ** (-i / 100)
             buckets = wordfreq.get_frequency_list(_LIST_NAMES.get(code, code), WORDLIST)
+            # (entries words_of never yields, "000" or "it's" spelt otherwise, stay: unused, and cheaper to keep
+            # than to find)
             words = [w for bucket in buckets for w in bucket]
             logf = np.repeat(-np.arange(len(buckets)) / 100 * math.log(10), [len(b) for b in buckets])
-            keep = np.fromiter((_WORD.fullmatch(w) is not None for w in words), dtype=bool, count=len(words))
-            keep &= logf > math.log(FLOOR)  # "000", odd spellings: never asked for
+            keep = logf > math.log(FLOOR)
             hashes.append(np.fromiter(map(hash, words), dtype=np.int64, count=len(words))[keep])
             values.append((logf[keep] - math.log(FLOOR)).astype(np.float32))
             columns.append(np.full(int(keep.sum()), column, dtype=np.int16))

@@ -40,11 +40,20 @@ typedef struct {
     size_t n_nodes, node_cap;
     int32_t *qid_next;      /* the next query id with the same string (duplicates), -1 at the end */
     size_t n_queries;
-    /* scratch reused across texts */
+} Matcher;
+
+/* Buffers of one match or match_many call, reused across its texts. Per call, not per matcher: the tables
+ * are read-only after init, so threads may share one matcher (Beam's Shared handle does), and a call can
+ * lose the GIL mid-way (an allocation may run the garbage collector, whose finalizers may switch threads). */
+typedef struct {
     char *spaced; size_t spaced_cap;
     int32_t *tids; size_t tids_cap;
     int32_t *found; size_t found_cap;
-} Matcher;
+} Scratch;
+
+static void scratch_free(Scratch *b) {
+    PyMem_Free(b->spaced); PyMem_Free(b->tids); PyMem_Free(b->found);
+}
 
 static inline uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ULL;  /* FNV-1a, then a final mix: tokens are short */
@@ -181,7 +190,6 @@ static const char *utf8_of(PyObject *s, Py_ssize_t *n, PyObject **owner) {
 static void matcher_dealloc(Matcher *m) {
     PyMem_Free(m->tokens); PyMem_Free(m->arena); PyMem_Free(m->edges);
     PyMem_Free(m->node_qid); PyMem_Free(m->node_inner); PyMem_Free(m->qid_next);
-    PyMem_Free(m->spaced); PyMem_Free(m->tids); PyMem_Free(m->found);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -233,15 +241,15 @@ static int cmp_int32(const void *a, const void *b) {
 }
 
 /* Sorted, distinct ids of the queries one text matches, as a new list. */
-static PyObject *match_one(Matcher *m, PyObject *text) {
+static PyObject *match_one(const Matcher *m, Scratch *b, PyObject *text) {
     Py_ssize_t n;
     PyObject *owner;
     const char *s = utf8_of(text, &n, &owner);
     if (!s) return NULL;
     PyObject *result = NULL;
     /* MetaCLIP's spacing, on bytes: pad with spaces, wrap , . ; : ? ! ` in spaces, \t \n \r to spaces */
-    if (grow((void **)&m->spaced, &m->spaced_cap, (size_t)n * 3 + 2, 1) < 0) goto done;
-    char *sp = m->spaced;
+    if (grow((void **)&b->spaced, &b->spaced_cap, (size_t)n * 3 + 2, 1) < 0) goto done;
+    char *sp = b->spaced;
     size_t len = 0;
     sp[len++] = ' ';
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -258,35 +266,37 @@ static PyObject *match_one(Matcher *m, PyObject *text) {
     sp[len++] = ' ';
     /* token ids of the tokens bounded by spaces on both sides; -1 for a token no query has */
     size_t nt = 0;
-    if (grow((void **)&m->tids, &m->tids_cap, len, sizeof(int32_t)) < 0) goto done;
+    if (grow((void **)&b->tids, &b->tids_cap, len, sizeof(int32_t)) < 0) goto done;
+    int32_t *tids = b->tids;
     size_t start = 1;
     for (size_t i = 1; i < len; i++) {
         if (sp[i] != ' ') continue;
-        m->tids[nt++] = token_lookup(m, sp + start, i - start, hash_bytes(sp + start, i - start));
+        tids[nt++] = token_lookup(m, sp + start, i - start, hash_bytes(sp + start, i - start));
         start = i + 1;
     }
     size_t nf = 0;
     for (size_t j = 0; j < nt; j++) {
         uint32_t node = 0;
-        for (size_t k = j; k < nt && m->tids[k] >= 0; k++) {
-            int32_t child = edge_lookup(m, node, m->tids[k]);
+        for (size_t k = j; k < nt && tids[k] >= 0; k++) {
+            int32_t child = edge_lookup(m, node, tids[k]);
             if (child < 0) break;
             node = (uint32_t)child;
             for (int32_t q = m->node_qid[node]; q >= 0; q = m->qid_next[q]) {
-                if (nf == m->found_cap && grow((void **)&m->found, &m->found_cap, nf + 1, sizeof(int32_t)) < 0)
+                if (nf == b->found_cap && grow((void **)&b->found, &b->found_cap, nf + 1, sizeof(int32_t)) < 0)
                     goto done;
-                m->found[nf++] = q;
+                b->found[nf++] = q;
             }
             if (!m->node_inner[node]) break;
         }
     }
-    if (nf > 1) qsort(m->found, nf, sizeof(int32_t), cmp_int32);
+    int32_t *found = b->found;
+    if (nf > 1) qsort(found, nf, sizeof(int32_t), cmp_int32);
     size_t distinct = 0;
     for (size_t i = 0; i < nf; i++)
-        if (i == 0 || m->found[i] != m->found[i - 1]) m->found[distinct++] = m->found[i];
+        if (i == 0 || found[i] != found[i - 1]) found[distinct++] = found[i];
     if (!(result = PyList_New((Py_ssize_t)distinct))) goto done;
     for (size_t i = 0; i < distinct; i++) {
-        PyObject *v = PyLong_FromLong(m->found[i]);
+        PyObject *v = PyLong_FromLong(found[i]);
         if (!v) { Py_CLEAR(result); goto done; }
         PyList_SET_ITEM(result, (Py_ssize_t)i, v);
     }
@@ -297,7 +307,10 @@ done:
 
 static PyObject *matcher_match(Matcher *m, PyObject *text) {
     if (!m->tokens) { PyErr_SetString(PyExc_RuntimeError, "matcher not initialised"); return NULL; }
-    return match_one(m, text);
+    Scratch b = {0};
+    PyObject *result = match_one(m, &b, text);
+    scratch_free(&b);
+    return result;
 }
 
 static PyObject *matcher_match_many(Matcher *m, PyObject *texts) {
@@ -306,11 +319,13 @@ static PyObject *matcher_match_many(Matcher *m, PyObject *texts) {
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject *out = PyList_New(n);
+    Scratch b = {0};
     for (Py_ssize_t i = 0; out && i < n; i++) {
-        PyObject *ids = match_one(m, PySequence_Fast_GET_ITEM(seq, i));
+        PyObject *ids = match_one(m, &b, PySequence_Fast_GET_ITEM(seq, i));
         if (!ids) Py_CLEAR(out);
         else PyList_SET_ITEM(out, i, ids);
     }
+    scratch_free(&b);
     Py_DECREF(seq);
     return out;
 }

@@ -64,3 +64,22 @@ def test_several_batches_and_langdetect_backend():
         assert_that(result.rejected | beam.Map(lambda r: (r["text"], r["detail"].split(" ")[0])),
                     equal_to([(FRENCH, "fr")] * sum(e["text"] == FRENCH for e in elements)), label="rejected")
         pipeline.run().wait_until_finish()
+
+
+def test_worker_threads_share_one_model():
+    """DoFn copies in one worker process acquire one identifier (Beam's Shared): the n-gram model and the
+    word lists, ~110 MB, are built once per process, not once per thread."""
+    import pickle
+
+    from transforms.language.beam import _Identify
+    from transforms.language.options import LanguageOptions
+
+    fn = _Identify(LanguageOptions(restrict=("de", "en")))
+    copies = [pickle.loads(pickle.dumps(fn)) for _ in range(3)]
+    for copy in copies:
+        copy.setup()
+    assert copies[0].identifier is copies[1].identifier is copies[2].identifier
+    assert copies[0].identifier.words is not None and copies[0].identifier.languages == ("de", "en")
+    other = _Identify(LanguageOptions(restrict=("de", "en"), words="off"))
+    other.setup()
+    assert other.identifier.words is None

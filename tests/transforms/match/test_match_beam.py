@@ -20,3 +20,19 @@ def test_match_queries_annotates_and_rejects(tmp_path):
                     label="kept")
         assert_that(result["rejected"] | beam.Map(lambda r: (r["text"], r["stage"], r["reason"])),
                     equal_to([("nothing here", "match", "no_query_match")]), label="rejected")
+
+
+def test_worker_threads_share_one_matcher(tmp_path):
+    """Each DoFn copy a worker's threads unpickle acquires the same matcher (Beam's Shared), built once."""
+    import pickle
+
+    from transforms.match.beam import _MatchFn
+
+    path = tmp_path / "queries.json"
+    path.write_text(json.dumps(["dog", "hot dog"]))
+    fn = _MatchFn(str(path))
+    copies = [pickle.loads(pickle.dumps(fn)) for _ in range(3)]
+    for copy in copies:
+        copy.setup()
+    assert copies[0].matcher is copies[1].matcher is copies[2].matcher
+    assert copies[2].matcher.match("a hot dog") == [0, 1]

@@ -137,3 +137,43 @@ def test_real_list_and_captions_agree_with_the_naive_loop():
     assert 0.9 < sum(1 for m in matched if m) / len(texts) < 1.0  # the README's 96.6%
     for i in random.Random(3).sample(range(len(texts)), 25):  # the naive loop costs ~0.1 s per text
         assert matched[i] == naive_match(texts[i], queries), texts[i]
+
+
+def test_threads_sharing_one_token_matcher_get_their_own_answers():
+    """The C matcher keeps no per-matcher scratch, so threads may share it even when a call loses the GIL
+    (here a garbage-collector callback runs Python code, and threads switch every microsecond)."""
+    import gc
+    import sys
+    import threading
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(300)]
+    queries = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    matcher = QueryMatcher(queries, engine="tokens")
+    batches = [[" ".join(rng.choice(words) for _ in range(rng.randint(1, 30))) for _ in range(200)] for _ in range(6)]
+    expected = [matcher.match_many(b) for b in batches]
+    got = [None] * len(batches)
+
+    def work(i):
+        for _ in range(5):
+            got[i] = matcher.match_many(batches[i])
+            assert got[i] == expected[i]
+
+    def churn(phase, info):
+        sum(range(50))
+
+    interval, threshold = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(10)
+    gc.callbacks.append(churn)
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        gc.callbacks.remove(churn)
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*threshold)
+    assert got == expected
