@@ -6,9 +6,14 @@
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.beam_util import REJECTED, write_table_atomically
 from transforms.candidate import rejected
@@ -42,6 +47,29 @@ class _BalanceFn(beam.DoFn):
             element, STAGE, "balanced_out", f"{len(ids)} head queries, smallest keep probability {p:.4g}"))
 
 
+class _CountInBundle(beam.DoFn):
+    """(query id, count) over a bundle's candidates, emitted when the bundle ends: one output per query seen
+    instead of one per (candidate, query), about 7 per candidate, each a Beam element to count."""
+
+    def start_bundle(self):
+        self.counts = Counter()
+
+    def process(self, element):
+        self.counts.update(element["matched_queries"])
+
+    def finish_bundle(self):
+        counts, self.counts = self.counts, Counter()
+        for query_id, n in counts.items():  # balancing runs in the global window (a batch job)
+            yield WindowedValue((query_id, n), MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class _CountQueryIds(beam.PTransform):
+    """Candidates -> (query id, how many candidates matched it)."""
+
+    def expand(self, pcoll):
+        return pcoll | "InBundle" >> beam.ParDo(_CountInBundle()) | "Sum" >> beam.CombinePerKey(sum)
+
+
 def _count_rows(query_id_and_counts, t):
     query_id, grouped = query_id_and_counts
     before, after = sum(grouped["before"]), sum(grouped["after"])
@@ -55,12 +83,10 @@ class Balance(beam.PTransform):
         self.options = options
 
     def expand(self, pcoll):
-        before = (pcoll | "QueryIds" >> beam.FlatMap(lambda e: e["matched_queries"])
-                  | "CountBefore" >> beam.combiners.Count.PerElement())
+        before = pcoll | "CountBefore" >> _CountQueryIds()
         result = pcoll | "Draw" >> beam.ParDo(_BalanceFn(self.options), beam.pvalue.AsDict(before)).with_outputs(
             REJECTED, main="kept")
-        after = (result.kept | "KeptQueryIds" >> beam.FlatMap(lambda e: e["matched_queries"])
-                 | "CountAfter" >> beam.combiners.Count.PerElement())
+        after = result.kept | "CountAfter" >> _CountQueryIds()
         counts = ({"before": before, "after": after} | "JoinCounts" >> beam.CoGroupByKey()
                   | "CountRows" >> beam.Map(_count_rows, self.options.t))
         return {"kept": result.kept, "rejected": result[REJECTED], "query_counts": counts}

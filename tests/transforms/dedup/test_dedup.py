@@ -6,7 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.candidate import candidate
 from transforms.dedup.beam import Dedup
-from transforms.dedup.core import pair_key, pick, text_key
+from transforms.dedup.core import dedup_url_group, pair_key, pick, text_key
 
 
 def c(url, text, source, queries=()):
@@ -36,3 +36,23 @@ def test_dedup_transform_is_order_independent():
             assert_that(result["rejected"] | beam.Map(lambda r: (r["source"], r["reason"])),
                         equal_to([("f#9", "duplicate_pair"), ("f#1", "duplicate_image_url"),
                                   ("f#2", "duplicate_image_url")]), label="rejected")
+
+
+def test_one_url_group_applies_both_rules_as_two_groupings_would():
+    rng = random.Random(4)
+    rows = [c(f"http://x/{rng.randint(0, 5)}.jpg", rng.choice(["dog", "a dog", "a big dog", "cat"]),
+              f"f#{rng.randint(0, 9)}", [0] * rng.randint(1, 3)) for _ in range(200)]
+    by_url = {}
+    for row in rows:
+        by_url.setdefault(row["url"], []).append(row)
+    for url, group in by_url.items():
+        winner, dropped, pairs = dedup_url_group(group)
+        # the two-step definition: one per uid by pair_key, then one per URL by text_key
+        by_uid = {}
+        for row in group:
+            by_uid.setdefault(row["uid"], []).append(row)
+        pair_winners = [pick(copies, pair_key)[0] for copies in by_uid.values()]
+        assert winner is pick(pair_winners, text_key)[0] and pairs == len(by_uid)
+        assert len(dropped) == len(group) - 1
+        assert sum(reason == "duplicate_pair" for _, reason, _ in dropped) == len(group) - len(by_uid)
+        assert {id(r) for r, _, _ in dropped} | {id(winner)} == {id(r) for r in group}
