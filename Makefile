@@ -10,7 +10,7 @@ EXTRAS ?= train,dev,gcp
 install: $(STAMP)
 
 # torch first, pinned: 2.13.0 is the local CPU wheel; any other version pulls gigabytes of CUDA packages.
-$(STAMP): setup.py transforms/match/_tokenmatch.c
+$(STAMP): setup.py transforms/match/_tokenmatch.c transforms/crawl/_gzwarc.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet torch==2.13.0

@@ -6,6 +6,9 @@ requirements are only what a worker needs to run the corpus stages (no torch, no
 from setuptools import Extension, find_packages, setup
 
 BEAM = "apache-beam>=2.77.0,<3"
+# libdeflate's gzip decompressor and what it needs (CPU dispatch for x86 and Arm, CRC-32).
+LIBDEFLATE = [f"third_party/libdeflate/lib/{name}.c" for name in
+              ("deflate_decompress", "gzip_decompress", "crc32", "utils", "x86/cpu_features", "arm/cpu_features")]
 
 setup(
     name="wit-pipeline",
@@ -49,7 +52,13 @@ setup(
     # The token matcher (transforms/match/_tokenmatch.c, plain C with the Python API): the default matching
     # engine. Optional: without a C compiler the install still succeeds and matching falls back to the Rust
     # Aho-Corasick engine, with a warning (tests/transforms/match checks the module was built).
+    # The gzip-member WARC scanner (transforms/crawl/_gzwarc.c with libdeflate's decompressor, vendored under
+    # third_party/libdeflate, MIT): WAT reading at about 2x FastWARC's pace. Optional likewise: without it
+    # every file is read by FastWARC.
     ext_modules=[Extension("transforms.match._tokenmatch", ["transforms/match/_tokenmatch.c"],
-                           extra_compile_args=["-O3"], optional=True)],
+                           extra_compile_args=["-O3"], optional=True),
+                 Extension("transforms.crawl._gzwarc", ["transforms/crawl/_gzwarc.c", *LIBDEFLATE],
+                           include_dirs=["third_party/libdeflate"], extra_compile_args=["-O2", "-std=gnu11"],
+                           optional=True)],
     entry_points={"console_scripts": ["wit=wit_pipeline.cli:entry"]},
 )

@@ -5,8 +5,9 @@ What it measures
   WAT: a WAT built by repeating ../shared/data/warc/derived_cc2020-34.wat.gz (or the test fixture copy) N
   times (default 1000: 50,000 records, 12,000 of them pages with image links). Each tool reads it from
   the start to the last candidate in a child process pinned to one CPU (os.sched_setaffinity):
-    - wit: transforms.crawl.wat.read_wat, the plain-Python core that the Beam DoFn runs (FastWARC 2.0.0,
-      orjson, slice parsing of the image links);
+    - wit: transforms.crawl.wat.read_wat, the plain-Python core that the Beam DoFn runs (the C gzip-member
+      scanner with libdeflate, orjson, slice parsing of the image links), and the same function without
+      the scanner (FastWARC 2.0.0 reads every record: what runs where no C compiler was found);
     - cc2dataset 1.5.0: cc2dataset.main.process_wat(path, "image"), its public per-WAT function (FastWARC
       plus simdjson, one full JSON parse per record), from its own virtualenv .bench/cc2dataset-venv,
       created on the first run (pip install cc2dataset==1.5.0 fastwarc==2.0.0: the same FastWARC as
@@ -66,6 +67,12 @@ def wit_wat():
         pairs = [(c["url"], c["text"]) for c in read_wat(path, options, stats)]
         return stats.records, pairs, stats.errors
     return run, "transforms.crawl.wat.read_wat"
+
+def wit_wat_fastwarc():
+    from transforms.crawl import gzscan
+    gzscan.Scanner = None  # as when the C scanner was not built: FastWARC reads every record
+    run, _ = wit_wat()
+    return run, "transforms.crawl.wat.read_wat without the C scanner"
 
 def wit_warc():
     from transforms.crawl.options import CrawlOptions
@@ -150,7 +157,8 @@ def cc2dataset_wat():
         return records, [(l["url"], l["alt"]) for l in extract(stream)], []
     return run, f"REIMPLEMENTED cc2dataset loop with {parser} (package unusable: {reason})"
 
-run, what = {"wit-wat": wit_wat, "wit-warc": wit_warc, "cc2dataset-wat": cc2dataset_wat}[tool]()
+run, what = {"wit-wat": wit_wat, "wit-wat-fastwarc": wit_wat_fastwarc, "wit-warc": wit_warc,
+             "cc2dataset-wat": cc2dataset_wat}[tool]()
 run()  # warm-up: imports, page cache
 results = []
 for _ in range(repeat):
@@ -225,9 +233,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wit-crawl-bench-") as tmp:
         wat, warc, source = build_inputs(Path(tmp), args.copies, args.warc_copies)
         # Alternate which tool goes first, so neither always gets the warmer machine.
-        runs = {"wit-wat": [], "cc2dataset-wat": []}
+        runs = {"wit-wat": [], "cc2dataset-wat": [], "wit-wat-fastwarc": []}
         for i in range(2):
-            order = ["wit-wat", "cc2dataset-wat"] if i == 0 else ["cc2dataset-wat", "wit-wat"]
+            order = list(runs) if i == 0 else list(reversed(runs))
             for tool in order:
                 runs[tool].append(run_tool(tool, wat, cpu, max(1, args.repeat // 2 + (i == 0 and args.repeat % 2))))
         merged = {}
@@ -240,7 +248,7 @@ def main() -> int:
         wat_mb = wat.stat().st_size / 1e6
         warc_mb = warc.stat().st_size / 1e6
 
-    w, c = merged["wit-wat"], merged["cc2dataset-wat"]
+    w, c, wf = merged["wit-wat"], merged["cc2dataset-wat"], merged["wit-wat-fastwarc"]
     records = w["units"]
     w_rate, c_rate = records / w["cpu_s"], c["units"] / c["cpu_s"]
     same_pairs = w["pairs"] == c["pairs"]
@@ -257,12 +265,14 @@ def main() -> int:
         f"{len(w['pairs']):>7,}",
         f"{names['cc2dataset']:<36} {c_rate:>10,.0f} {c['units'] / c['wall_s']:>11,.0f} {c['cpu_s']:>7.3f} "
         f"{len(c['pairs']):>7,}",
+        f"{'wit without the C scanner (FastWARC)':<36} {wf['units'] / wf['cpu_s']:>10,.0f} "
+        f"{wf['units'] / wf['wall_s']:>11,.0f} {wf['cpu_s']:>7.3f} {len(wf['pairs']):>7,}",
         "",
         f"wit: {w['what']}; cc2dataset: {c['what']}",
         f"best runs: wit {records / min(r['cpu_s'] for r in w['runs']):,.0f}, cc2dataset "
         f"{c['units'] / min(r['cpu_s'] for r in c['runs']):,.0f} records/s",
         f"ratio wit / cc2dataset (records per CPU second): {w_rate / c_rate:.2f}x",
-        f"same (url, alt) pairs from both: {'yes' if same_pairs else 'NO'}",
+        f"same (url, alt) pairs from all three: {'yes' if same_pairs and wf['pairs'] == w['pairs'] else 'NO'}",
         f"target: wit >= {TARGET_RECORDS_PER_S:,} WAT records/s on one core: "
         f"{'PASS' if w_rate >= TARGET_RECORDS_PER_S else 'FAIL'} ({w_rate:,.0f})",
     ]
@@ -279,7 +289,8 @@ def main() -> int:
     print("\n".join(lines))
     if args.json:
         figures = {"cpu": cpu, "records": records, "wit_records_per_s": w_rate, "cc2dataset_records_per_s": c_rate,
-                   "ratio": w_rate / c_rate, "same_pairs": same_pairs, "cc2dataset": c["what"],
+                   "ratio": w_rate / c_rate, "same_pairs": same_pairs and wf["pairs"] == w["pairs"],
+                   "wit_fastwarc_records_per_s": wf["units"] / wf["cpu_s"], "cc2dataset": c["what"],
                    "warc_pages": pages, "warc_pages_per_s": pages / warc_result["cpu_s"],
                    "target_pass": w_rate >= TARGET_RECORDS_PER_S}
         Path(args.json).write_text(json.dumps(figures, indent=1))

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord
 
+from . import gzscan
+from .gzscan import Selected
 from .stats import FileStats
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -22,8 +24,32 @@ _MAX_HEADER_LINE = 1 << 16
 _CHUNK = 1 << 20
 
 
-def iter_records(path: str, stats: FileStats, *, parse_http: bool) -> Iterator[tuple[WarcRecord, int | str]]:
-    """(record, offset) for each record of the file at `path`; problems go to `stats`, nothing is raised.
+def iter_selected(path: str, stats: FileStats, needles: tuple[bytes, ...],
+                  names: tuple[str, ...]) -> Iterator[Selected]:
+    """(record number, offset, header values, block, needle index, position) of each record of the file at
+    `path` whose block holds one of `needles` (the first of them found), in file order; every record is
+    counted in stats.records. `names`: the WARC headers whose values come with each record (None if absent).
+
+    Gzip-member files go through the C scanner (gzscan), the rest, and whatever the scanner cannot take,
+    through FastWARC: the same records either way. Problems go to `stats`, as for iter_records."""
+    start = 0
+    if gzscan.available():
+        start = yield from gzscan.scan_file(path, stats, needles, names)
+        if start is None:
+            return
+    for record, offset in iter_records(path, stats, parse_http=False, start=start):
+        block = record.reader.read()
+        for i, needle in enumerate(needles):
+            position = block.find(needle)
+            if position >= 0:
+                yield stats.records - 1, offset, tuple(record.headers.get(name) for name in names), block, i, position
+                break
+
+
+def iter_records(path: str, stats: FileStats, *, parse_http: bool,
+                 start: int = 0) -> Iterator[tuple[WarcRecord, int | str]]:
+    """(record, offset) for each record of the file at `path`, from offset `start` (a record's or gzip
+    member's start); problems go to `stats`, nothing is raised.
 
     When the iteration ends, stats.last_record_damaged tells whether the last record was cut short (a
     truncated file): readers then drop what they got from it.
@@ -39,6 +65,7 @@ def iter_records(path: str, stats: FileStats, *, parse_http: bool) -> Iterator[t
             if _is_empty(f):
                 stats.error("the file is empty (0 bytes)")
                 return
+            f.seek(start)
             # auto_decode: a WARC written by a crawler that kept Content-Encoding: gzip or chunked transfer
             # gets its payload decoded; Common Crawl already stores it decoded (X-Crawler-Content-Encoding).
             records = ArchiveIterator(f, parse_http=parse_http, auto_decode="all" if parse_http else "none",
@@ -53,10 +80,13 @@ def iter_records(path: str, stats: FileStats, *, parse_http: bool) -> Iterator[t
                     last_pos, same = pos, 0
                     yield record, pos
     except Exception as e:  # noqa: BLE001 - FastWARC and fsspec raise OSError, ValueError and others
-        where = f"past the record at offset {last_pos}" if last_pos is not None else "the first record"
+        where = (f"past the record at offset {last_pos}" if last_pos is not None
+                 else f"the record at offset {start}" if start else "the first record")
         stats.error(f"cannot read {where}: {type(e).__name__}: {e}")
         return
-    problem, last_whole = check_end(path, last_pos or 0, same + 1, stats.records)
+    # From `start` on, when nothing was read here: the records before it (read by the scanner) are whole.
+    problem, last_whole = check_end(path, start if last_pos is None else last_pos,
+                                    0 if last_pos is None else same + 1, stats.records)
     if problem:
         stats.error(problem)
     stats.last_record_damaged = stats.records > 0 and not last_whole

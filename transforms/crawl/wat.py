@@ -2,7 +2,9 @@
 Envelope / Payload-Metadata / HTTP-Response-Metadata / HTML-Metadata / Links.
 
 Speed comes from not parsing what is not needed. A record whose bytes lack "IMG@/src" has no image link and
-is skipped unparsed (requests, metadata, pages without images: most of a WAT). In the others only the link
+is skipped unparsed (requests, metadata, pages without images: most of a WAT); with the C scanner (gzscan)
+such a record never even reaches Python: its member is inflated, its header read and its block searched in C.
+In the others only the link
 objects around each "alt" key are parsed, one small slice each: a link is a flat JSON object of strings, so
 the bytes from the `{` before to the `}` after are that object, unless a string in it holds a brace; and a
 slice cut at such a brace is never valid JSON (it starts or ends inside a string), so it fails to parse.
@@ -17,7 +19,7 @@ import orjson
 
 from transforms.candidate import candidate
 
-from .container import iter_records, keep_last, source
+from .container import iter_selected, keep_last, source
 from .options import CrawlOptions
 from .stats import FileStats
 from .urls import absolute_url
@@ -29,21 +31,25 @@ _BASE = b'"Base"'
 _HEAD = b'"Head"'
 _ALT = b'"alt"'
 _LANGUAGES = b"languages-cld2"
+# The records read_wat looks at: pages with an image link, and metadata records with a page's language.
+_NEEDLES = (_IMG, _LANGUAGES)
+_IMG_NEEDLE, _LANGUAGE_NEEDLE = 0, 1
+_HEADERS = ("WARC-Target-URI", "WARC-Refers-To")
 
 
 def read_wat(path: str, options: CrawlOptions, stats: FileStats) -> Iterator[dict]:
     """Candidates of one WAT file, in file order. Problems go to `stats`."""
     pending: list[dict] = []  # the last page's candidates, held until its language (next record) is known
     pending_ids: tuple = ()
-    for record, offset in iter_records(path, stats, parse_http=False):
-        body = record.reader.read()
+    pending_number = -2
+    for number, offset, (target, refers_to), body, needle, first in iter_selected(path, stats, _NEEDLES, _HEADERS):
         if pending:
-            if _LANGUAGES in body:
+            # Only the record right after the page can be its metadata record.
+            if number == pending_number + 1 and (needle == _LANGUAGE_NEEDLE or _LANGUAGES in body):
                 _set_language(pending, pending_ids, body)
             yield from pending
             pending = []
-        first = body.find(_IMG)
-        if first < 0:
+        if needle != _IMG_NEEDLE:
             continue
         stats.pages += 1
         try:
@@ -51,10 +57,10 @@ def read_wat(path: str, options: CrawlOptions, stats: FileStats) -> Iterator[dic
         except (orjson.JSONDecodeError, TypeError, ValueError) as e:
             stats.error(f"the record is not valid WAT JSON: {e}", record=source(path, offset))
             continue
-        page_url = record.headers.get("WARC-Target-URI") or envelope_url
+        page_url = target or envelope_url
         pending = _candidates(links, page_url, base, source(path, offset), options, stats)
         if pending:
-            pending_ids = (record.headers.get("WARC-Refers-To"), page_url)
+            pending_ids, pending_number = (refers_to, page_url), number
     yield from keep_last(pending, stats)
 
 

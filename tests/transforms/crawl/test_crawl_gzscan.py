@@ -1,0 +1,218 @@
+"""The C gzip-member scanner against FastWARC: the same selected records, offsets (but see records that share a
+member), header values and candidates on the real files, on odd layouts it hands back to FastWARC (records sharing or crossing members,
+huge members, plain files), at every chunk size, and on damaged copies."""
+from __future__ import annotations
+
+import gzip
+import random
+import re
+
+import pytest
+from crawl_helpers import CC_WARC, DERIVED_WAT, WHIRLWIND_WAT, pairs, warc_record
+
+from transforms.crawl import gzscan
+from transforms.crawl.container import iter_selected
+from transforms.crawl.options import CrawlOptions
+from transforms.crawl.stats import FileStats
+from transforms.crawl.wat import _HEADERS, _NEEDLES, read_wat
+
+NEEDLES = (b'"IMG@/src"', b"languages-cld2", b"<img", b"Envelope")  # the last: every WAT record
+NAMES = ("WARC-Target-URI", "WARC-Refers-To", "warc-type")
+
+
+def test_the_scanner_was_built():
+    from transforms.crawl._gzwarc import Scanner  # noqa: F401 - setup.py builds it; without it WATs read at half speed
+    assert gzscan.available()
+
+
+def selected(path, monkeypatch, scanner: bool, needles=NEEDLES, names=NAMES):
+    with monkeypatch.context() as m:
+        if not scanner:
+            m.setattr(gzscan, "Scanner", None)
+        stats = FileStats(str(path))
+        rows = list(iter_selected(str(path), stats, needles, names))
+    return rows, stats
+
+
+def assert_same_as_fastwarc(path, monkeypatch, **kwargs):
+    fast, fast_stats = selected(path, monkeypatch, True, **kwargs)
+    slow, slow_stats = selected(path, monkeypatch, False, **kwargs)
+    assert fast == slow
+    assert fast_stats.records == slow_stats.records
+    # The same kind of error; the scanner names the member that failed, FastWARC the record before it.
+    assert [e["error"].split(":")[0].split(" at ")[0].replace(" past", "") for e in fast_stats.errors] == \
+        [e["error"].split(":")[0].split(" at ")[0].replace(" past", "") for e in slow_stats.errors]
+    assert fast_stats.last_record_damaged == slow_stats.last_record_damaged
+    return fast, fast_stats
+
+
+@pytest.mark.parametrize("path", [DERIVED_WAT, CC_WARC, WHIRLWIND_WAT], ids=lambda p: p.name)
+def test_real_files_give_what_fastwarc_gives(path, monkeypatch):
+    rows, stats = assert_same_as_fastwarc(path, monkeypatch)
+    assert rows and stats.records > 0 and not stats.errors
+
+
+def test_derived_wat_selects_the_12_image_pages_with_their_headers(monkeypatch):
+    rows, stats = selected(DERIVED_WAT, monkeypatch, True)
+    pages = [r for r in rows if r[4] == 0]
+    assert stats.records == 50 and len(pages) == 12
+    for number, offset, (uri, _refers, kind), block, _needle, position in pages:
+        assert uri.startswith("http") and kind == "metadata" and block[position:position + 10] == b'"IMG@/src"'
+        assert isinstance(offset, int) and 0 <= number < 50
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 4099, 1 << 16])
+def test_any_chunk_size_gives_the_same_records(chunk, monkeypatch):
+    whole, _ = selected(DERIVED_WAT, monkeypatch, True)
+    monkeypatch.setattr(gzscan, "CHUNK", chunk)
+    assert selected(DERIVED_WAT, monkeypatch, True)[0] == whole
+
+
+def _raw_records():
+    raw = gzip.decompress(DERIVED_WAT.read_bytes())
+    parts = raw.split(b"WARC/1.0\r\n")[1:]
+    return [b"WARC/1.0\r\n" + p for p in parts]
+
+
+def test_records_sharing_members_get_their_members_offsets(tmp_path, monkeypatch):
+    records = _raw_records()
+    rng = random.Random(3)
+    members, i = [], 0
+    while i < len(records):
+        n = rng.randint(1, 4)
+        members.append(gzip.compress(b"".join(records[i:i + n]), mtime=0))
+        i += n
+    path = tmp_path / "shared-members.wat.gz"
+    path.write_bytes(b"".join(members))
+    fast, _ = selected(path, monkeypatch, True)
+    slow, _ = selected(path, monkeypatch, False)
+    assert [r[:1] + r[2:] for r in fast] == [r[:1] + r[2:] for r in slow]
+    # The offsets are the members' starts, "start:n" for the n-th further record of a member. (FastWARC
+    # gives a later record of a member the offset where its inflater stood, often the next member's.)
+    starts, at = [], 0
+    for member in members:
+        starts.append(at)
+        at += len(member)
+    expected = []
+    for start, n in zip(starts, [gzip.decompress(m).count(b"WARC/1.0\r\n") for m in members]):
+        expected += [start] + [f"{start}:{k}" for k in range(1, n)]
+    assert [offset for _, offset, *_ in fast] == expected
+
+
+def test_a_record_split_across_members_goes_to_fastwarc_from_there(tmp_path, monkeypatch):
+    records = _raw_records()
+    split = records[10]
+    members = [gzip.compress(r, mtime=0) for r in records[:10]]
+    members += [gzip.compress(split[:200], mtime=0), gzip.compress(split[200:], mtime=0)]
+    members += [gzip.compress(r, mtime=0) for r in records[11:]]
+    path = tmp_path / "split.wat.gz"
+    path.write_bytes(b"".join(members))
+    rows, stats = assert_same_as_fastwarc(path, monkeypatch)
+    assert stats.records == 50 and len([r for r in rows if r[4] == 0]) == 12
+
+
+def test_a_member_past_max_member_goes_to_fastwarc(tmp_path, monkeypatch):
+    monkeypatch.setattr(gzscan, "MAX_MEMBER", 4096)  # the page records inflate to more than this
+    assert_same_as_fastwarc(DERIVED_WAT, monkeypatch)
+
+
+def test_one_member_for_the_whole_file_and_a_plain_file(tmp_path, monkeypatch):
+    raw = gzip.decompress(DERIVED_WAT.read_bytes())
+    one = tmp_path / "one.wat.gz"
+    one.write_bytes(gzip.compress(raw, mtime=0))
+    plain = tmp_path / "plain.wat"
+    plain.write_bytes(raw)
+    expected, _ = selected(DERIVED_WAT, monkeypatch, True)
+    rows, stats = assert_same_as_fastwarc(plain, monkeypatch)  # not gzip: FastWARC reads it all
+    assert [r[2:] for r in rows] == [r[2:] for r in expected] and stats.records == 50
+    rows, stats = selected(one, monkeypatch, True)  # one member of 50 records: offsets "0:n"
+    assert [r[2:] for r in rows] == [r[2:] for r in expected] and stats.records == 50 and not stats.errors
+    assert [r[1] for r in rows] == [0 if r[0] == 0 else f"0:{r[0]}" for r in rows]
+
+
+@pytest.mark.parametrize("damage", ["cut", "zeros", "flip", "garbage_tail"])
+def test_damaged_copies_give_what_fastwarc_gives(damage, tmp_path, monkeypatch):
+    data = bytearray(DERIVED_WAT.read_bytes())
+    rng = random.Random(5)
+    for trial in range(6):
+        blob = bytearray(data)
+        at = rng.randrange(len(blob) // 5, len(blob) - 10)
+        if damage == "cut":
+            blob = blob[:at]
+        elif damage == "zeros":
+            blob[at:at + 300] = bytes(300)
+        elif damage == "flip":
+            blob[at] ^= 1 << rng.randrange(8)
+        else:
+            blob += b"not gzip at all" * rng.randint(1, 3)
+        path = tmp_path / f"{damage}-{trial}.wat.gz"
+        path.write_bytes(bytes(blob))
+        _, stats = assert_same_as_fastwarc(path, monkeypatch)
+        assert stats.errors
+
+
+def test_read_wat_candidates_are_the_same_both_ways(monkeypatch):
+    options = CrawlOptions()
+    got = {}
+    for scanner in (True, False):
+        with monkeypatch.context() as m:
+            if not scanner:
+                m.setattr(gzscan, "Scanner", None)
+            stats = FileStats(str(DERIVED_WAT))
+            got[scanner] = [dict(c) for c in read_wat(str(DERIVED_WAT), options, stats)]
+    assert got[True] == got[False] and len(got[True]) == 32
+    assert _NEEDLES[0] == b'"IMG@/src"' and _HEADERS[0] == "WARC-Target-URI"
+
+
+def test_header_values_are_case_insensitive_trimmed_and_decoded(tmp_path, monkeypatch):
+    record = warc_record({"WARC-Type": "metadata", "warc-target-uri": "  http://x.org/é  ",
+                          "WARC-Target-URI": "http://second.org/"}, b'{"IMG@/src": 1}')
+    path = tmp_path / "headers.wat.gz"
+    path.write_bytes(record + gzip.compress(b"WARC/1.0\r\nContent-Length: 0\r\n\r\n\r\n\r\n", mtime=0))
+    rows, stats = assert_same_as_fastwarc(path, monkeypatch)
+    assert stats.records == 2 and len(rows) == 1
+    assert rows[0][2] == ("http://x.org/é", None, "metadata") and rows[0][4:] == (0, 1)
+
+
+def test_scanner_rejects_bad_arguments():
+    from transforms.crawl._gzwarc import Scanner
+    scanner = Scanner(1 << 16)
+    with pytest.raises(TypeError):
+        scanner.scan(b"", True, [b"x"], ())
+    with pytest.raises(TypeError):
+        scanner.scan(b"", True, (b"",), ())
+    with pytest.raises(ValueError):
+        Scanner(10)
+    assert scanner.scan(b"", True, (b"x",), ()) == ([], 0, 0, 0)
+
+
+def test_mutated_headers_read_as_fastwarc_reads_them(tmp_path, monkeypatch):
+    """Random edits of record headers (bytes changed, cut, CRLFs, colons, blanks, NULs, extra lengths put in):
+    the scanner reads what FastWARC reads, or hands the member to it. One deliberate difference: the scanner
+    takes the Content-Length name in any case, as the WARC standard says; FastWARC only as spelt."""
+    records = _raw_records()[:8]
+    rng = random.Random(1)
+    compared = 0
+    for trial in range(150):
+        recs = [bytearray(r) for r in records]
+        for _ in range(rng.randint(1, 4)):
+            r = rng.choice(recs)
+            i = rng.randrange(0, min(len(r), r.find(b"\r\n\r\n") + 24))
+            op = rng.random()
+            if op < 0.4:
+                r[i] = rng.randrange(256)
+            elif op < 0.7:
+                del r[i:i + rng.randint(1, 10)]
+            else:
+                r[i:i] = rng.choice([b"\r\n", b":", b" ", b"\n", b"Content-Length: 5\r\n", b"\x00", b"\r\n "])
+        blob = b"".join(gzip.compress(bytes(r), mtime=0) for r in recs)
+        raw = b"".join(recs)
+        if len(re.findall(rb"(?i)content-length", raw)) != raw.count(b"Content-Length"):
+            continue
+        path = tmp_path / f"mutated-{trial}.wat.gz"
+        path.write_bytes(blob)
+        fast, fast_stats = selected(path, monkeypatch, True)
+        slow, slow_stats = selected(path, monkeypatch, False)
+        assert fast == slow and fast_stats.records == slow_stats.records, trial
+        compared += 1
+    assert compared > 120

@@ -1,0 +1,73 @@
+"""Gzip-member WARC files (Common Crawl's WARC, WAT and WET: one gzip member per record) read by the C scanner
+`_gzwarc` (libdeflate's inflate, the record headers and a byte-string search in C): only the records whose
+block holds one of a few byte strings come back to Python.
+
+The scanner takes a member whole or not at all. Where it cannot (a member cut short or corrupt, one larger
+than MAX_MEMBER, records that cross members, data that is not gzip), the scan ends at that member and the
+caller reads on from there with FastWARC, which reports the damage as it does for any file. So the two
+paths give the same records; tests hold them to it.
+"""
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import fsspec
+
+from .stats import FileStats
+
+try:
+    from ._gzwarc import END, INFLATE, Scanner
+except ImportError:  # built without a C compiler (setup.py marks the extension optional): FastWARC reads all
+    Scanner = None
+    END = INFLATE = None
+
+CHUNK = 2 << 20  # bytes read at a time
+MAX_MEMBER = 64 << 20  # an inflated member past this goes to FastWARC, which streams it
+MAX_PENDING = 16 << 20  # compressed bytes of one member past this: FastWARC too (a corrupt member ends here)
+GZIP_MAGIC = b"\x1f\x8b"
+
+# (record number in the file from 0, offset, header values, block, index of the needle found, its position)
+Selected = tuple[int, "int | str", tuple, bytes, int, int]
+
+
+def available() -> bool:
+    return Scanner is not None
+
+
+def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
+              names: tuple[str, ...]) -> Generator[Selected, None, int | None]:
+    """Yield the records whose block holds one of `needles` (the first found is named), counting every record
+    in stats.records; return None when the whole file was read, else the offset to read on from with
+    FastWARC (0 when the file does not start with a gzip member).
+
+    Offsets are those of FastWARC's reader: the member's start, "start:n" for the n-th further record that
+    shares a member."""
+    raw_names = tuple(name.encode("ascii") for name in names)
+    base = 0
+    try:
+        with fsspec.open(path, "rb") as f:
+            buf = f.read(CHUNK)
+            if not buf.startswith(GZIP_MAGIC):
+                return 0
+            scanner = Scanner(MAX_MEMBER)
+            final = False
+            while True:
+                records, used, count, stop = scanner.scan(buf, final, needles, raw_names)
+                for n, start, sub, values, block, needle, position in records:
+                    offset = base + start
+                    yield stats.records + n, (f"{offset}:{sub}" if sub else offset), values, block, needle, position
+                stats.records += count
+                base += used
+                buf = buf[used:]
+                if stop == END and final:
+                    return None
+                if stop != END and (stop != INFLATE or final or len(buf) > MAX_PENDING):
+                    return base  # FastWARC reads on from this member and says what is wrong with it
+                chunk = f.read(CHUNK)  # the last member went on past the bytes read so far
+                final = not chunk
+                buf = buf + chunk if buf else chunk
+    except OSError as e:
+        if base == 0:
+            return 0  # nothing read: FastWARC's reader tries, and says what is wrong
+        stats.error(f"cannot read past offset {base}: {type(e).__name__}: {e}")
+        return None
