@@ -61,7 +61,9 @@ def read_wat(path: str, options: CrawlOptions, stats: FileStats) -> Iterator[dic
         pending = _candidates(links, page_url, base, source(path, offset), options, stats)
         if pending:
             pending_ids, pending_number = (refers_to, page_url), number
-    yield from keep_last(pending, stats)
+    if pending_number == stats.records - 1:  # the page is the last record read: it may be cut short
+        pending = keep_last(pending, stats)
+    yield from pending
 
 
 def _candidates(links: list[dict], page_url: str | None, base: str | None, where: str,

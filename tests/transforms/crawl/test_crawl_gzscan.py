@@ -216,3 +216,24 @@ def test_mutated_headers_read_as_fastwarc_reads_them(tmp_path, monkeypatch):
         assert fast == slow and fast_stats.records == slow_stats.records, trial
         compared += 1
     assert compared > 120
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize("scanner", [True, False], ids=["scanner", "fastwarc"])
+def test_a_cut_record_after_a_page_keeps_the_pages_candidates(tmp_path, monkeypatch, compress, scanner):
+    """Only the last record read can be cut short: a whole page before it keeps its candidates, also when that
+    cut record holds no needle and so never reaches read_wat."""
+    from crawl_helpers import wat_json
+    page = "http://example.com/"
+    good = warc_record({"WARC-Type": "metadata", "WARC-Target-URI": page, "Content-Type": "application/json"},
+                       wat_json(page, [{"path": "IMG@/src", "url": "a.jpg", "alt": "A"}]), compress)
+    request = warc_record({"WARC-Type": "metadata", "WARC-Target-URI": page, "Content-Type": "application/json"},
+                          b'{"Envelope": {"request": "' + b"x" * 2000 + b'"}}', compress)
+    path = tmp_path / ("cut.wat.gz" if compress else "cut.wat")
+    path.write_bytes(good + request[:len(request) // 2])
+    if not scanner:
+        monkeypatch.setattr(gzscan, "Scanner", None)
+    stats = FileStats(str(path))
+    found = pairs(read_wat(str(path), CrawlOptions(), stats))
+    assert found == [("http://example.com/a.jpg", "A", page)]
+    assert len(stats.errors) == 1 and stats.errors[0]["error"].startswith("truncated")
