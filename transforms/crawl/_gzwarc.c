@@ -20,6 +20,9 @@
  *            member that is not whole WARC records with CRLF headers, such as a record cut across members)
  * Everything from `used` on is the caller's to read another way (FastWARC, which reports damage), so the
  * records of a member are given all or none.
+ *
+ * Scanner.resync(data, start) -> the offset of the next whole member holding a WARC record, or -1: where
+ * to go on past a corrupt member.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -320,9 +323,49 @@ Scanner_dealloc(Scanner *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* The first offset from `start` on where a whole gzip member starts that holds a WARC record, or -1. A gzip
+ * header (1f 8b 08) inside deflate data would have to inflate to a block whose CRC-32 and length check
+ * out, and that begins with "WARC/", to be taken: that does not happen by chance. */
+static PyObject *
+Scanner_resync(Scanner *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &start))
+        return NULL;
+    const unsigned char *in = data.buf;
+    size_t len = (size_t)data.len, pos = start > 0 ? (size_t)start : 0;
+    Py_ssize_t found = -1;
+    Py_BEGIN_ALLOW_THREADS
+    while (pos + 3 <= len) {
+        const unsigned char *at = memmem(in + pos, len - pos, "\x1f\x8b\x08", 3);
+        if (at == NULL)
+            break;
+        pos = (size_t)(at - in);
+        size_t in_used = 0, out_len = 0;
+        enum libdeflate_result result = libdeflate_gzip_decompress_ex(
+            self->inflater, in + pos, len - pos, self->out, self->capacity, &in_used, &out_len);
+        size_t skip = 0;
+        while (skip < out_len && (self->out[skip] == '\r' || self->out[skip] == '\n'))
+            skip++;
+        if ((result == LIBDEFLATE_SUCCESS && out_len - skip >= 5 && memcmp(self->out + skip, "WARC/", 5) == 0)
+            || result == LIBDEFLATE_INSUFFICIENT_SPACE) {  /* too big to check here: scan() will tell */
+            found = (Py_ssize_t)pos;
+            break;
+        }
+        pos++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(found);
+}
+
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan, METH_VARARGS,
      "scan(data, final, needles, names) -> (records, used, count, stop); see the module's docstring."},
+    {"resync", (PyCFunction)Scanner_resync, METH_VARARGS,
+     "resync(data, start) -> the offset of the first whole gzip member from start on that holds a WARC "
+     "record, or -1: where to go on after a corrupt member."},
     {NULL, NULL, 0, NULL},
 };
 

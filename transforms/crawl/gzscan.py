@@ -2,13 +2,16 @@
 `_gzwarc` (libdeflate's inflate, the record headers and a byte-string search in C): only the records whose
 block holds one of a few byte strings come back to Python.
 
-The scanner takes a member whole or not at all. Where it cannot (a member cut short or corrupt, one larger
-than MAX_MEMBER, records that cross members, data that is not gzip), the scan ends at that member and the
-caller reads on from there with FastWARC, which reports the damage as it does for any file. So the two
-paths give the same records; tests hold them to it.
+The scanner takes a member whole or not at all. Where it cannot (a member cut short, one larger than
+MAX_MEMBER, records that cross members, data that is not gzip), the scan ends at that member and the caller
+reads on from there with FastWARC, which reports the damage as it does for any file. So the two paths give
+the same records; tests hold them to it. One difference, on purpose: past a corrupt member the scanner goes
+on at the next whole member (noting the skip as an error), where FastWARC stops, so a damaged download
+keeps the records after the damage too.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Generator
 
 import fsspec
@@ -28,6 +31,17 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 # (record number in the file from 0, offset, header values, block, index of the needle found, its position)
 Selected = tuple[int, "int | str", tuple, bytes, int, int]
+
+
+def _corrupt(data: bytes) -> bool:
+    """Whether the gzip member at the start of `data` is bad, rather than cut short by the end of `data`
+    (libdeflate cannot tell the two apart; zlib's streaming inflater can)."""
+    inflater = zlib.decompressobj(31)
+    try:
+        inflater.decompress(data)
+    except zlib.error:
+        return True
+    return inflater.eof  # whole to zlib yet refused by libdeflate: take it as bad, not as waiting for more
 
 
 def available() -> bool:
@@ -61,7 +75,20 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
                 buf = buf[used:]
                 if stop == END and final:
                     return None
-                if stop != END and (stop != INFLATE or final or len(buf) > MAX_PENDING):
+                if stop == INFLATE and (final or len(buf) > MAX_PENDING or _corrupt(buf)):
+                    # A bad member (or one cut by the end of the file): go on at the next whole one, if any.
+                    while (skip := scanner.resync(buf, 1)) < 0 and not final and len(buf) <= 2 * MAX_PENDING:
+                        chunk = f.read(CHUNK)
+                        final = not chunk
+                        buf += chunk
+                    if skip < 0:
+                        return base  # FastWARC reads on from this member and says what is wrong with it
+                    stats.error(f"corrupt gzip member at offset {base}: skipped {skip:,} bytes to the next whole "
+                                f"member, at offset {base + skip}", record=f"{path}#{base}")
+                    base += skip
+                    buf = buf[skip:]
+                    continue
+                if stop != END and stop != INFLATE:
                     return base  # FastWARC reads on from this member and says what is wrong with it
                 chunk = f.read(CHUNK)  # the last member went on past the bytes read so far
                 final = not chunk

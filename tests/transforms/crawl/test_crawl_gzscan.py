@@ -1,6 +1,7 @@
 """The C gzip-member scanner against FastWARC: the same selected records, offsets (but see records that share a
-member), header values and candidates on the real files, on odd layouts it hands back to FastWARC (records sharing or crossing members,
-huge members, plain files), at every chunk size, and on damaged copies."""
+member), header values and candidates on the real files, on odd layouts it hands back to FastWARC (records
+sharing or crossing members, huge members, plain files), at every chunk size, and on cut copies; past a
+corrupt member, the records FastWARC gives and then those after the damage."""
 from __future__ import annotations
 
 import gzip
@@ -130,25 +131,47 @@ def test_one_member_for_the_whole_file_and_a_plain_file(tmp_path, monkeypatch):
     assert [r[1] for r in rows] == [0 if r[0] == 0 else f"0:{r[0]}" for r in rows]
 
 
-@pytest.mark.parametrize("damage", ["cut", "zeros", "flip", "garbage_tail"])
-def test_damaged_copies_give_what_fastwarc_gives(damage, tmp_path, monkeypatch):
-    data = bytearray(DERIVED_WAT.read_bytes())
+def _damaged(damage: str, rng: random.Random) -> bytes:
+    blob = bytearray(DERIVED_WAT.read_bytes())
+    at = rng.randrange(len(blob) // 5, len(blob) - 10)
+    if damage == "cut":
+        return bytes(blob[:at])
+    if damage == "zeros":
+        blob[at:at + 300] = bytes(300)
+    elif damage == "flip":
+        blob[at] ^= 1 << rng.randrange(8)
+    else:
+        blob += b"not gzip at all" * rng.randint(1, 3)
+    return bytes(blob)
+
+
+@pytest.mark.parametrize("damage", ["cut", "garbage_tail"])
+def test_cut_and_trailing_garbage_give_what_fastwarc_gives(damage, tmp_path, monkeypatch):
     rng = random.Random(5)
     for trial in range(6):
-        blob = bytearray(data)
-        at = rng.randrange(len(blob) // 5, len(blob) - 10)
-        if damage == "cut":
-            blob = blob[:at]
-        elif damage == "zeros":
-            blob[at:at + 300] = bytes(300)
-        elif damage == "flip":
-            blob[at] ^= 1 << rng.randrange(8)
-        else:
-            blob += b"not gzip at all" * rng.randint(1, 3)
         path = tmp_path / f"{damage}-{trial}.wat.gz"
-        path.write_bytes(bytes(blob))
+        path.write_bytes(_damaged(damage, rng))
         _, stats = assert_same_as_fastwarc(path, monkeypatch)
         assert stats.errors
+
+
+@pytest.mark.parametrize("damage", ["zeros", "flip"])
+def test_past_a_corrupt_member_the_scanner_goes_on(damage, tmp_path, monkeypatch):
+    """FastWARC stops at a corrupt member; the scanner notes it and goes on at the next whole member, so it
+    gives what FastWARC gives, then the records after the damage, each exactly as in the clean file."""
+    clean = {r[1]: r[2:] for r in selected(DERIVED_WAT, monkeypatch, True)[0]}
+    rng = random.Random(5)
+    for trial in range(6):
+        path = tmp_path / f"{damage}-{trial}.wat.gz"
+        path.write_bytes(_damaged(damage, rng))
+        fast, fast_stats = selected(path, monkeypatch, True)
+        slow, slow_stats = selected(path, monkeypatch, False)
+        assert fast[:len(slow)] == slow and slow_stats.errors and len(fast_stats.errors) == 1
+        error = fast_stats.errors[0]
+        assert error["error"].startswith("corrupt gzip member at offset") and error["record"].startswith(str(path))
+        assert all(clean[offset] == tuple(rest) for _, offset, *rest in fast)  # nothing made up
+        assert fast[-1][1] == max(clean)  # the last record of the file is read
+        assert fast_stats.records < 50
 
 
 def test_read_wat_candidates_are_the_same_both_ways(monkeypatch):
@@ -237,3 +260,34 @@ def test_a_cut_record_after_a_page_keeps_the_pages_candidates(tmp_path, monkeypa
     found = pairs(read_wat(str(path), CrawlOptions(), stats))
     assert found == [("http://example.com/a.jpg", "A", page)]
     assert len(stats.errors) == 1 and stats.errors[0]["error"].startswith("truncated")
+
+
+def test_a_corrupt_member_found_across_small_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr(gzscan, "CHUNK", 300)
+    blob = bytearray(DERIVED_WAT.read_bytes())
+    blob[30000:30300] = bytes(300)
+    path = tmp_path / "zeros-small-reads.wat.gz"
+    path.write_bytes(bytes(blob))
+    monkeypatch.setattr(gzscan, "CHUNK", 1 << 20)
+    whole, whole_stats = selected(path, monkeypatch, True)
+    monkeypatch.setattr(gzscan, "CHUNK", 300)
+    rows, stats = selected(path, monkeypatch, True)
+    assert rows == whole and stats.records == whole_stats.records and len(stats.errors) == 1
+
+
+def test_a_gzipped_warc_inside_a_record_is_no_place_to_resync(tmp_path, monkeypatch):
+    """A record whose block is itself a .warc.gz (a crawled archive) holds whole gzip members, stored verbatim
+    as they are by an outer member of stored blocks (as deflate stores what it cannot compress). Cut by a read, the outer member is incomplete, not corrupt: the scanner reads on
+    instead of jumping into the inner archive."""
+    rng = random.Random(2)
+    inner = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://inner/"},
+                        b'"IMG@/src" ' + bytes(rng.randrange(256) for _ in range(20000)))
+    raw_outer = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://outer/"}, b"archive: " + inner,
+                            compress=False)
+    outer = gzip.compress(raw_outer, compresslevel=0, mtime=0)  # stored blocks: the bytes as they are
+    path = tmp_path / "nested.warc.gz"
+    path.write_bytes(gzip.compress(b"WARC/1.0\r\nContent-Length: 0\r\n\r\n\r\n\r\n", mtime=0) + outer)
+    assert inner in outer  # the inner member's bytes are there as they are
+    monkeypatch.setattr(gzscan, "CHUNK", 4096)
+    rows, stats = assert_same_as_fastwarc(path, monkeypatch)
+    assert not stats.errors and stats.records == 2 and [r[2][0] for r in rows] == ["http://outer/"]
