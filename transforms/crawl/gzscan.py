@@ -38,7 +38,10 @@ def _corrupt(data: bytes) -> bool:
     (libdeflate cannot tell the two apart; zlib's streaming inflater can)."""
     inflater = zlib.decompressobj(31)
     try:
-        inflater.decompress(data)
+        while data and not inflater.eof:  # 1 MB of output at a time: a long member is not held inflated
+            if not inflater.decompress(data, 1 << 20) and not inflater.unconsumed_tail:
+                break
+            data = inflater.unconsumed_tail
     except zlib.error:
         return True
     return inflater.eof  # whole to zlib yet refused by libdeflate: take it as bad, not as waiting for more
@@ -54,7 +57,7 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
     in stats.records; return None when the whole file was read, else the offset to read on from with
     FastWARC (0 when the file does not start with a gzip member).
 
-    Offsets are those of FastWARC's reader: the member's start, "start:n" for the n-th further record that
+    Offsets: the member's start (what Common Crawl's index names), "start:n" for the n-th further record that
     shares a member."""
     raw_names = tuple(name.encode("ascii") for name in names)
     base = 0
@@ -75,7 +78,11 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
                 buf = buf[used:]
                 if stop == END and final:
                     return None
-                if stop == INFLATE and (final or len(buf) > MAX_PENDING or _corrupt(buf)):
+                if stop == INFLATE and not final and not _corrupt(buf):
+                    if len(buf) > MAX_PENDING:
+                        return base  # a member too long to hold: FastWARC streams it
+                    stop = END  # the member goes on past the bytes read so far: read more
+                if stop == INFLATE:
                     # A bad member (or one cut by the end of the file): go on at the next whole one, if any.
                     while (skip := scanner.resync(buf, 1)) < 0 and not final and len(buf) <= 2 * MAX_PENDING:
                         chunk = f.read(CHUNK)
@@ -88,9 +95,9 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
                     base += skip
                     buf = buf[skip:]
                     continue
-                if stop != END and stop != INFLATE:
+                if stop != END:
                     return base  # FastWARC reads on from this member and says what is wrong with it
-                chunk = f.read(CHUNK)  # the last member went on past the bytes read so far
+                chunk = f.read(CHUNK)
                 final = not chunk
                 buf = buf + chunk if buf else chunk
     except OSError as e:

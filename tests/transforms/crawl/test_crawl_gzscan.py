@@ -117,6 +117,13 @@ def test_a_member_past_max_member_goes_to_fastwarc(tmp_path, monkeypatch):
     assert_same_as_fastwarc(DERIVED_WAT, monkeypatch)
 
 
+def test_a_member_longer_than_max_pending_goes_to_fastwarc(monkeypatch):
+    monkeypatch.setattr(gzscan, "CHUNK", 500)
+    monkeypatch.setattr(gzscan, "MAX_PENDING", 2000)  # the page members are longer than this, compressed
+    rows, stats = assert_same_as_fastwarc(DERIVED_WAT, monkeypatch)
+    assert not stats.errors and stats.records == 50 and len([r for r in rows if r[4] == 0]) == 12
+
+
 def test_one_member_for_the_whole_file_and_a_plain_file(tmp_path, monkeypatch):
     raw = gzip.decompress(DERIVED_WAT.read_bytes())
     one = tmp_path / "one.wat.gz"
