@@ -21,8 +21,11 @@
  * Everything from `used` on is the caller's to read another way (FastWARC, which reports damage), so the
  * records of a member are given all or none.
  *
- * Scanner.resync(data, start) -> the offset of the next whole member holding a WARC record, or -1: where
- * to go on past a corrupt member.
+ * One call gives back about MAX_RETURNED block bytes or MAX_RECORDS records at most: it then stops at a member boundary (stop END
+ * with data left), so a small, highly compressed input cannot fill memory.
+ *
+ * Scanner.resync(data, start): the next gzip header, and whether a whole member holding a WARC record starts
+ * there: where to go on past a corrupt member.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,13 +38,30 @@ enum { MEMBER_OK = 0, MEMBER_LAYOUT = 1, MEMBER_ERROR = -1 };
 #define MAX_NAMES 16
 #define MAX_NEEDLES 16
 #define FIRST_CAPACITY (1u << 20)
+#define MAX_RETURNED ((size_t)32 << 20)  /* block bytes one scan() call gives back, at most (about) */
+#define MAX_RECORDS 65536  /* and records */
 
 typedef struct {
     PyObject_HEAD
     struct libdeflate_decompressor *inflater;
     unsigned char *out;
     size_t capacity, max_member;
+    int busy;  /* a call is under way (with the GIL released): a second thread must not use the buffers */
 } Scanner;
+
+static int
+ready(Scanner *self)
+{
+    if (self->inflater == NULL || self->out == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Scanner.__init__ was not called");
+        return 0;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "a Scanner serves one thread at a time: make one per file");
+        return 0;
+    }
+    return 1;
+}
 
 typedef struct {
     const char *bytes[MAX_NEEDLES];
@@ -212,13 +232,23 @@ read_member(const unsigned char *out, size_t out_len, Py_ssize_t member_start, c
     }
 }
 
+/* Block bytes of the records from index `from` on. */
+static size_t
+returned_bytes(PyObject *records, Py_ssize_t from)
+{
+    size_t n = 0;
+    for (Py_ssize_t i = from; i < PyList_GET_SIZE(records); i++)
+        n += (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(PyList_GET_ITEM(records, i), 4));
+    return n;
+}
+
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *args)
 {
     Py_buffer data;
     int final;
     PyObject *needle_tuple, *name_tuple;
-    if (!PyArg_ParseTuple(args, "y*pOO", &data, &final, &needle_tuple, &name_tuple))
+    if (!ready(self) || !PyArg_ParseTuple(args, "y*pOO", &data, &final, &needle_tuple, &name_tuple))
         return NULL;
     Strings needles, names;
     PyObject *records = NULL;
@@ -234,6 +264,7 @@ Scanner_scan(Scanner *self, PyObject *args)
     const unsigned char *in = data.buf;
     size_t len = (size_t)data.len, pos = 0;
     Py_ssize_t count = 0;
+    size_t kept_bytes = 0;  /* block bytes in `records` before the member being read */
     int stop = STOP_END;
     while (pos < len) {
         if (len - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b) {
@@ -243,10 +274,12 @@ Scanner_scan(Scanner *self, PyObject *args)
         size_t in_used = 0, out_len = 0;
         enum libdeflate_result result;
         for (;;) {
+            self->busy = 1;
             Py_BEGIN_ALLOW_THREADS
             result = libdeflate_gzip_decompress_ex(self->inflater, in + pos, len - pos, self->out, self->capacity,
                                                    &in_used, &out_len);
             Py_END_ALLOW_THREADS
+            self->busy = 0;
             if (result != LIBDEFLATE_INSUFFICIENT_SPACE || self->capacity >= self->max_member)
                 break;
             size_t bigger = self->capacity * 2 < self->max_member ? self->capacity * 2 : self->max_member;
@@ -278,6 +311,9 @@ Scanner_scan(Scanner *self, PyObject *args)
             break;
         }
         pos += in_used;
+        if (returned_bytes(records, kept) + kept_bytes >= MAX_RETURNED || PyList_GET_SIZE(records) >= MAX_RECORDS)
+            break;  /* enough for one call: highly compressed blocks must not pile up (stop END, data left) */
+        kept_bytes += returned_bytes(records, kept);
     }
     PyBuffer_Release(&data);
     return Py_BuildValue("(Nnni)", records, (Py_ssize_t)pos, count, stop);
@@ -302,15 +338,19 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
         PyErr_NoMemory();
         return -1;
     }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the Scanner is in use");
+        return -1;
+    }
     self->max_member = (size_t)max_member;
     size_t first = FIRST_CAPACITY < self->max_member ? FIRST_CAPACITY : self->max_member;
-    if (self->out == NULL) {
-        if ((self->out = PyMem_Malloc(first)) == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        self->capacity = first;
+    PyMem_Free(self->out);  /* a second __init__ starts afresh */
+    if ((self->out = PyMem_Malloc(first)) == NULL) {
+        self->capacity = 0;
+        PyErr_NoMemory();
+        return -1;
     }
+    self->capacity = first;
     return 0;
 }
 
@@ -323,24 +363,26 @@ Scanner_dealloc(Scanner *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* The first offset from `start` on where a whole gzip member starts that holds a WARC record, or -1. A gzip
- * header (1f 8b 08) inside deflate data would have to inflate to a block whose CRC-32 and length check
- * out, and that begins with "WARC/", to be taken: that does not happen by chance. */
+/* The first gzip header (1f 8b 08) from `start` on: (offset, 1) when a whole member starts there that holds
+ * a WARC record (or one too large to inflate here: scan() tells), (offset, 0) when what starts there does not
+ * inflate, which the caller judges (bad, or cut short by the end of `data`), (-1, 0) when there is none.
+ * Meant for WAT files: their records are JSON text, which cannot hold a gzip member's bytes, so a header found
+ * inside a corrupt member is never a nested archive's. */
 static PyObject *
 Scanner_resync(Scanner *self, PyObject *args)
 {
     Py_buffer data;
     Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "y*n", &data, &start))
+    if (!ready(self) || !PyArg_ParseTuple(args, "y*n", &data, &start))
         return NULL;
     const unsigned char *in = data.buf;
     size_t len = (size_t)data.len, pos = start > 0 ? (size_t)start : 0;
     Py_ssize_t found = -1;
+    int whole = 0;
+    self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    while (pos + 3 <= len) {
-        const unsigned char *at = memmem(in + pos, len - pos, "\x1f\x8b\x08", 3);
-        if (at == NULL)
-            break;
+    const unsigned char *at = pos + 3 <= len ? memmem(in + pos, len - pos, "\x1f\x8b\x08", 3) : NULL;
+    if (at != NULL) {
         pos = (size_t)(at - in);
         size_t in_used = 0, out_len = 0;
         enum libdeflate_result result = libdeflate_gzip_decompress_ex(
@@ -348,24 +390,27 @@ Scanner_resync(Scanner *self, PyObject *args)
         size_t skip = 0;
         while (skip < out_len && (self->out[skip] == '\r' || self->out[skip] == '\n'))
             skip++;
-        if ((result == LIBDEFLATE_SUCCESS && out_len - skip >= 5 && memcmp(self->out + skip, "WARC/", 5) == 0)
-            || result == LIBDEFLATE_INSUFFICIENT_SPACE) {  /* too big to check here: scan() will tell */
-            found = (Py_ssize_t)pos;
-            break;
-        }
-        pos++;
+        found = (Py_ssize_t)pos;
+        whole = (result == LIBDEFLATE_SUCCESS && out_len - skip >= 5 && memcmp(self->out + skip, "WARC/", 5) == 0)
+                || result == LIBDEFLATE_INSUFFICIENT_SPACE;
+        if (result == LIBDEFLATE_SUCCESS && !whole)
+            found = -2;  /* a whole member, but no WARC record: not a place to go on from */
     }
     Py_END_ALLOW_THREADS
+    self->busy = 0;
     PyBuffer_Release(&data);
-    return PyLong_FromSsize_t(found);
+    if (found == -2)
+        return Py_BuildValue("(ni)", (Py_ssize_t)pos, -1);
+    return Py_BuildValue("(ni)", found, whole);
 }
 
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan, METH_VARARGS,
      "scan(data, final, needles, names) -> (records, used, count, stop); see the module's docstring."},
     {"resync", (PyCFunction)Scanner_resync, METH_VARARGS,
-     "resync(data, start) -> the offset of the first whole gzip member from start on that holds a WARC "
-     "record, or -1: where to go on after a corrupt member."},
+     "resync(data, start) -> (offset, state) of the first gzip header from start on: state 1, a whole member "
+     "holding a WARC record; 0, it does not inflate (bad, or cut short by the end of data); -1, a whole "
+     "member without a WARC record; offset -1: no header."},
     {NULL, NULL, 0, NULL},
 };
 

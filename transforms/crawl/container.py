@@ -22,6 +22,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _OTHER_MAGIC = (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18")  # zstd, lz4 frames: FastWARC reads them; not checked
 _MAX_HEADER_LINE = 1 << 16
 _CHUNK = 1 << 20
+_NOT_A_MEMBER = " is not the start of a gzip member"
 
 
 def iter_selected(path: str, stats: FileStats, needles: tuple[bytes, ...],
@@ -121,11 +122,14 @@ def check_end(path: str, start: int, at_start: int, total: int) -> tuple[str | N
     try:
         with fsspec.open(path, "rb") as f:
             problem, whole = _end_problem(f, start)
-            if problem and start:
+            if problem and start and problem.endswith(_NOT_A_MEMBER):
                 problem, whole = _end_problem(f, 0)
                 at_start = total
     except Exception as e:  # noqa: BLE001 - a failing re-read is itself the problem to note
         return f"cannot check the end of the file: {type(e).__name__}: {e}", False
+    if problem is None and whole > at_start:  # FastWARC stops quietly at some things, such as an empty member
+        problem = (f"the reader stopped early: {whole - at_start} whole record(s) from offset {start} on were not "
+                   f"read")
     return problem, whole >= at_start
 
 
@@ -139,7 +143,7 @@ def _end_problem(f, start: int) -> tuple[str | None, int]:
     if magic.startswith(_OTHER_MAGIC):
         return None, 1 << 62
     if compressed and not magic.startswith(_GZIP_MAGIC):
-        return f"offset {start} is not the start of a gzip member", 0
+        return f"offset {start}{_NOT_A_MEMBER}", 0
     counter = [0]
     if compressed:
         try:

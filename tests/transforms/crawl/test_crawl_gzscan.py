@@ -298,3 +298,78 @@ def test_a_gzipped_warc_inside_a_record_is_no_place_to_resync(tmp_path, monkeypa
     monkeypatch.setattr(gzscan, "CHUNK", 4096)
     rows, stats = assert_same_as_fastwarc(path, monkeypatch)
     assert not stats.errors and stats.records == 2 and [r[2][0] for r in rows] == ["http://outer/"]
+
+
+def _stored(headers: dict, block: bytes) -> bytes:
+    """A gzip member of stored blocks: the record's bytes are in it as they are."""
+    return gzip.compress(warc_record(headers, block, compress=False), compresslevel=0, mtime=0)
+
+
+def _nested_archive(n: int = 3) -> bytes:
+    rng = random.Random(4)
+    return b"".join(warc_record({"WARC-Type": "resource", "WARC-Target-URI": f"http://inner/{i}"},
+                                b"<img " + bytes(rng.randrange(256) for _ in range(3000))) for i in range(n))
+
+
+def test_a_cut_member_holding_an_archive_gives_no_inner_records(tmp_path, monkeypatch):
+    """At the end of the file a member cut short is just that: nothing inside it is taken for a member."""
+    first = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://first/"}, b"<img first")
+    outer = _stored({"WARC-Type": "resource", "WARC-Target-URI": "http://outer/"}, b"<img " + _nested_archive())
+    path = tmp_path / "cut-nested.warc.gz"
+    path.write_bytes(first + outer[:-500])
+    rows, stats = assert_same_as_fastwarc(path, monkeypatch)
+    assert [r[2][0] for r in rows] == ["http://first/", "http://outer/"]
+    assert len(stats.errors) == 1 and stats.errors[0]["error"].startswith("truncated")
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 21])
+def test_after_a_corrupt_member_a_member_cut_by_the_read_is_read_whole(tmp_path, monkeypatch, chunk):
+    """The member after a corrupt one may be cut by the bytes read so far: it is judged on more data, never
+    skipped into (here it holds an archive whose members would otherwise be taken for the file's)."""
+    monkeypatch.setattr(gzscan, "CHUNK", chunk)
+    rng = random.Random(6)
+    pad = bytes(rng.randrange(256) for _ in range(chunk - 400)) if chunk > 4096 else b"x"  # incompressible
+    first = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://first/"}, b"<img " + pad)
+    bad = bytearray(warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://bad/"}, b"<img bad" * 20))
+    bad[30] ^= 0xFF
+    outer = _stored({"WARC-Type": "resource", "WARC-Target-URI": "http://outer/"}, b"<img " + _nested_archive())
+    last = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://last/"}, b"<img last")
+    path = tmp_path / "corrupt-then-nested.warc.gz"
+    path.write_bytes(first + bytes(bad) + outer + last)
+    rows, stats = selected(path, monkeypatch, True)
+    assert [r[2][0] for r in rows] == ["http://first/", "http://outer/", "http://last/"]
+    assert len(stats.errors) == 1 and stats.errors[0]["error"].startswith("corrupt gzip member")
+
+
+def test_fastwarc_stopping_quietly_at_an_empty_member_is_reported(tmp_path, monkeypatch):
+    """FastWARC ends at an empty gzip member without a word; the end check counts the whole records it left."""
+    a = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://a/"}, b"<img a")
+    split = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://split/"}, b"<img split", compress=False)
+    b = warc_record({"WARC-Type": "resource", "WARC-Target-URI": "http://b/"}, b"<img b")
+    path = tmp_path / "empty-member.warc.gz"
+    # the split record sends the scanner to FastWARC, which then stops at the empty member
+    path.write_bytes(a + gzip.compress(split[:60], mtime=0) + gzip.compress(split[60:], mtime=0)
+                     + gzip.compress(b"", mtime=0) + b + b)
+    for scanner in (True, False):
+        rows, stats = selected(path, monkeypatch, scanner)
+        assert [r[2][0] for r in rows] == ["http://a/", "http://split/"]
+        assert len(stats.errors) == 1 and "2 whole record(s)" in stats.errors[0]["error"]
+
+
+def test_one_scan_call_gives_back_a_bounded_number_of_records():
+    from transforms.crawl._gzwarc import END, Scanner
+    tiny = b"".join(warc_record({"WARC-Type": "resource"}, b"x", compress=False) for _ in range(40000))
+    data = gzip.compress(tiny, mtime=0) * 3
+    records, used, count, stop = Scanner().scan(data, True, (b"x",), ())
+    assert stop == END and count == len(records) == 80000 and used == 2 * (len(data) // 3)
+
+
+def test_an_uninitialised_or_reinitialised_scanner_is_safe():
+    from transforms.crawl._gzwarc import TOO_LARGE, Scanner
+    with pytest.raises(RuntimeError):
+        Scanner.__new__(Scanner).scan(b"", True, (b"x",), ())
+    member = gzip.compress(warc_record({"WARC-Type": "resource"}, b"x" * 5000, compress=False), mtime=0)
+    scanner = Scanner(1 << 20)
+    assert scanner.scan(member, True, (b"x",), ())[2] == 1
+    scanner.__init__(1024)
+    assert scanner.scan(member, True, (b"x",), ())[3] == TOO_LARGE
