@@ -35,8 +35,7 @@
 
 enum { STOP_END = 0, STOP_INFLATE = 1, STOP_TOO_LARGE = 2, STOP_NOT_GZIP = 3, STOP_LAYOUT = 4 };
 enum { MEMBER_OK = 0, MEMBER_LAYOUT = 1, MEMBER_ERROR = -1 };
-#define MAX_NAMES 16
-#define MAX_NEEDLES 16
+#define MAX_STRINGS 16  /* needles, and header names */
 #define FIRST_CAPACITY (1u << 20)
 #define MAX_RETURNED ((size_t)32 << 20)  /* block bytes one scan() call gives back, at most (about) */
 #define MAX_RECORDS 65536  /* and records */
@@ -64,8 +63,8 @@ ready(Scanner *self)
 }
 
 typedef struct {
-    const char *bytes[MAX_NEEDLES];
-    Py_ssize_t len[MAX_NEEDLES];
+    const char *bytes[MAX_STRINGS];
+    Py_ssize_t len[MAX_STRINGS];
     Py_ssize_t n;
 } Strings;
 
@@ -77,8 +76,8 @@ load_strings(PyObject *seq, Strings *s, const char *what)
         return -1;
     }
     s->n = PyTuple_GET_SIZE(seq);
-    if (s->n > MAX_NEEDLES) {
-        PyErr_Format(PyExc_ValueError, "at most %d %s", MAX_NEEDLES, what);
+    if (s->n > MAX_STRINGS) {
+        PyErr_Format(PyExc_ValueError, "at most %d %s", MAX_STRINGS, what);
         return -1;
     }
     for (Py_ssize_t i = 0; i < s->n; i++) {
@@ -133,10 +132,11 @@ version_line(const unsigned char *line, const unsigned char *limit)
     return 1;
 }
 
-/* The records of one inflated member, appended to `records`; MEMBER_LAYOUT when it is not whole records. */
+/* The records of one inflated member, appended to `records` (their block bytes added to *returned);
+ * MEMBER_LAYOUT when it is not whole records. */
 static int
 read_member(const unsigned char *out, size_t out_len, Py_ssize_t member_start, const Strings *needles,
-            const Strings *names, PyObject *records, Py_ssize_t *count)
+            const Strings *names, PyObject *records, Py_ssize_t *count, size_t *returned)
 {
     size_t p = 0;
     Py_ssize_t sub = 0;
@@ -148,8 +148,8 @@ read_member(const unsigned char *out, size_t out_len, Py_ssize_t member_start, c
         const unsigned char *end = memmem(out + p, out_len - p, "\r\n\r\n", 4);
         if (end == NULL || !version_line(out + p, end + 2))
             return MEMBER_LAYOUT;
-        const unsigned char *value_at[MAX_NAMES] = {0};
-        size_t value_len[MAX_NAMES] = {0};
+        const unsigned char *value_at[MAX_STRINGS] = {0};
+        size_t value_len[MAX_STRINGS] = {0};
         long long length = -1;
         /* Header lines end at CRLF (a lone LF is part of a value, as FastWARC reads it); the last one ends at
          * end + 2. A folded line (one starting with a blank) is left to FastWARC. */
@@ -219,6 +219,7 @@ read_member(const unsigned char *out, size_t out_len, Py_ssize_t member_start, c
             if (item == NULL || PyList_Append(records, item) < 0)
                 goto fail;
             Py_DECREF(item);
+            *returned += (size_t)length;
             goto next;
           fail:
             Py_XDECREF(values);
@@ -230,16 +231,6 @@ read_member(const unsigned char *out, size_t out_len, Py_ssize_t member_start, c
         sub++;
         p = block_at + (size_t)length;
     }
-}
-
-/* Block bytes of the records from index `from` on. */
-static size_t
-returned_bytes(PyObject *records, Py_ssize_t from)
-{
-    size_t n = 0;
-    for (Py_ssize_t i = from; i < PyList_GET_SIZE(records); i++)
-        n += (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(PyList_GET_ITEM(records, i), 4));
-    return n;
 }
 
 static PyObject *
@@ -254,17 +245,13 @@ Scanner_scan(Scanner *self, PyObject *args)
     PyObject *records = NULL;
     if (load_strings(needle_tuple, &needles, "needles") < 0 || load_strings(name_tuple, &names, "names") < 0)
         goto error;
-    if (names.n > MAX_NAMES) {
-        PyErr_Format(PyExc_ValueError, "at most %d names", MAX_NAMES);
-        goto error;
-    }
     records = PyList_New(0);
     if (records == NULL)
         goto error;
     const unsigned char *in = data.buf;
     size_t len = (size_t)data.len, pos = 0;
     Py_ssize_t count = 0;
-    size_t kept_bytes = 0;  /* block bytes in `records` before the member being read */
+    size_t returned = 0;  /* block bytes in `records` */
     int stop = STOP_END;
     while (pos < len) {
         if (len - pos < 2 || in[pos] != 0x1f || in[pos + 1] != 0x8b) {
@@ -300,20 +287,22 @@ Scanner_scan(Scanner *self, PyObject *args)
             break;
         }
         Py_ssize_t kept = PyList_GET_SIZE(records), counted = count;
-        int member = read_member(self->out, out_len, (Py_ssize_t)pos, &needles, &names, records, &count);
+        size_t returned_before = returned;
+        int member = read_member(self->out, out_len, (Py_ssize_t)pos, &needles, &names, records, &count,
+                                 &returned);
         if (member == MEMBER_ERROR)
             goto error;
         if (member == MEMBER_LAYOUT) {  /* all or none of a member: the caller reads it again */
             if (PyList_SetSlice(records, kept, PyList_GET_SIZE(records), NULL) < 0)
                 goto error;
             count = counted;
+            returned = returned_before;
             stop = STOP_LAYOUT;
             break;
         }
         pos += in_used;
-        if (returned_bytes(records, kept) + kept_bytes >= MAX_RETURNED || PyList_GET_SIZE(records) >= MAX_RECORDS)
+        if (returned >= MAX_RETURNED || PyList_GET_SIZE(records) >= MAX_RECORDS)
             break;  /* enough for one call: highly compressed blocks must not pile up (stop END, data left) */
-        kept_bytes += returned_bytes(records, kept);
     }
     PyBuffer_Release(&data);
     return Py_BuildValue("(Nnni)", records, (Py_ssize_t)pos, count, stop);
@@ -378,7 +367,7 @@ Scanner_resync(Scanner *self, PyObject *args)
     const unsigned char *in = data.buf;
     size_t len = (size_t)data.len, pos = start > 0 ? (size_t)start : 0;
     Py_ssize_t found = -1;
-    int whole = 0;
+    int state = 0;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     const unsigned char *at = pos + 3 <= len ? memmem(in + pos, len - pos, "\x1f\x8b\x08", 3) : NULL;
@@ -391,17 +380,15 @@ Scanner_resync(Scanner *self, PyObject *args)
         while (skip < out_len && (self->out[skip] == '\r' || self->out[skip] == '\n'))
             skip++;
         found = (Py_ssize_t)pos;
-        whole = (result == LIBDEFLATE_SUCCESS && out_len - skip >= 5 && memcmp(self->out + skip, "WARC/", 5) == 0)
-                || result == LIBDEFLATE_INSUFFICIENT_SPACE;
-        if (result == LIBDEFLATE_SUCCESS && !whole)
-            found = -2;  /* a whole member, but no WARC record: not a place to go on from */
+        if (result == LIBDEFLATE_INSUFFICIENT_SPACE)
+            state = 1;  /* too big to check here: scan() will tell */
+        else if (result == LIBDEFLATE_SUCCESS)  /* whole: is it a WARC record (1) or not a place to go on (-1) */
+            state = out_len - skip >= 5 && memcmp(self->out + skip, "WARC/", 5) == 0 ? 1 : -1;
     }
     Py_END_ALLOW_THREADS
     self->busy = 0;
     PyBuffer_Release(&data);
-    if (found == -2)
-        return Py_BuildValue("(ni)", (Py_ssize_t)pos, -1);
-    return Py_BuildValue("(ni)", found, whole);
+    return Py_BuildValue("(ni)", found, state);
 }
 
 static PyMethodDef Scanner_methods[] = {

@@ -15,10 +15,9 @@ import fsspec
 from fastwarc.warc import ArchiveIterator, WarcRecord
 
 from . import gzscan
-from .gzscan import Selected
+from .gzscan import GZIP_MAGIC, Selected
 from .stats import FileStats
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _OTHER_MAGIC = (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18")  # zstd, lz4 frames: FastWARC reads them; not checked
 _MAX_HEADER_LINE = 1 << 16
 _CHUNK = 1 << 20
@@ -136,13 +135,13 @@ def check_end(path: str, start: int, at_start: int, total: int) -> tuple[str | N
 def _end_problem(f, start: int) -> tuple[str | None, int]:
     """(what is wrong from `start` on, or None; how many whole records come first)."""
     f.seek(0)
-    compressed = f.read(2) == _GZIP_MAGIC
+    compressed = f.read(2) == GZIP_MAGIC
     f.seek(start)
     magic = f.read(4)
     f.seek(start)
     if magic.startswith(_OTHER_MAGIC):
         return None, 1 << 62
-    if compressed and not magic.startswith(_GZIP_MAGIC):
+    if compressed and not magic.startswith(GZIP_MAGIC):
         return f"offset {start}{_NOT_A_MEMBER}", 0
     counter = [0]
     if compressed:

@@ -50,6 +50,13 @@ def _corrupt(data) -> bool:
     return inflater.eof  # whole to zlib yet refused by libdeflate: take it as bad, not as waiting for more
 
 
+def _read_more(f, buf: bytes) -> tuple[bytes, bool]:
+    """`buf` and what comes next in `f`; whether `f` is at its end. Reads grow with what is held (a member still
+    cut short), so a long member is not inflated again and again."""
+    chunk = f.read(max(CHUNK, len(buf)))
+    return (buf + chunk if buf else chunk), not chunk
+
+
 def _next_member(scanner, f, buf: bytes, final: bool) -> tuple[int | None, bytes, bool]:
     """(where in `buf` the next whole member holding a WARC record starts, past the corrupt one at 0, or None;
     `buf` with whatever more had to be read; whether the file is read to its end). A gzip header whose data
@@ -67,9 +74,7 @@ def _next_member(scanner, f, buf: bytes, final: bool) -> tuple[int | None, bytes
             return None, buf, final  # no whole member near enough: FastWARC reads on and reports it
         if found < 0:
             at = max(at, len(buf) - 2)  # a header may straddle the end of what was read
-        chunk = f.read(max(CHUNK, len(buf)))
-        final = not chunk
-        buf += chunk
+        buf, final = _read_more(f, buf)
 
 
 def available() -> bool:
@@ -123,10 +128,7 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
                 if final and not buf:
                     return None
                 if not final:
-                    # Reads grow with a member that is still cut short, so it is not inflated again and again.
-                    chunk = f.read(max(CHUNK, len(buf)))
-                    final = not chunk
-                    buf = buf + chunk if buf else chunk
+                    buf, final = _read_more(f, buf)
     except OSError as e:
         if base == 0:
             return 0  # nothing read: FastWARC's reader tries, and says what is wrong
