@@ -27,7 +27,9 @@ setup(
         "pillow>=10.0,<13",
         "pyarrow>=14,<26",
         "numpy>=1.24,<2.5",
-        "aiohttp>=3.10,<4",
+        "aiohttp>=3.12,<4",  # 3.12: the connector's socket_factory, where the address guard has the last word
+        "brotli>=1.2",  # Content-Encoding br, decoded with a bound on the output (output_buffer_limit: 1.2)
+        "backports.zstd>=1.0; python_version<'3.14'",  # Content-Encoding zstd (compression.zstd from 3.14)
         "fsspec>=2023.1",
         "tqdm>=4.60",
         "ahocorasick-rs==1.0.3",  # query matching (default engine: Rust aho-corasick)

@@ -35,6 +35,7 @@ class Measured:
     peak_rss_bytes: int  # largest sampled sum of RSS over the process tree
     samples: int  # how many RSS samples were taken
     timed_out: bool = False
+    process_peaks: dict | None = None  # pid -> (command name, largest sampled RSS of that one process)
 
 
 class TreeRssSampler(threading.Thread):
@@ -46,6 +47,7 @@ class TreeRssSampler(threading.Thread):
         self.interval = interval
         self.peak = 0
         self.samples = 0
+        self.process_peaks: dict[int, tuple[str, int]] = {}
         self._stop_event = threading.Event()
 
     def sample(self) -> None:
@@ -57,7 +59,10 @@ class TreeRssSampler(threading.Thread):
         total = 0
         for proc in procs:
             try:
-                total += proc.memory_info().rss
+                rss = proc.memory_info().rss
+                if rss > self.process_peaks.get(proc.pid, ("", 0))[1]:
+                    self.process_peaks[proc.pid] = (proc.name(), rss)
+                total += rss
             except psutil.Error:  # exited between listing and reading
                 pass
         self.samples += 1
@@ -117,7 +122,7 @@ def run_measured(cmd: list[str], *, log_path: str, env: dict | None = None, cwd:
             wall = time.perf_counter() - start
             sampler.stop()
         cpu = _children_cpu_s() - cpu_before
-    return Measured(proc.returncode, wall, cpu, sampler.peak, sampler.samples, timed_out)
+    return Measured(proc.returncode, wall, cpu, sampler.peak, sampler.samples, timed_out, sampler.process_peaks)
 
 
 def median(values):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from transforms.balance import BalanceOptions
-from transforms.download.options import RESIZE_MODES, FetchOptions
+from transforms.download.options import IMAGE_FORMATS, RESIZE_MODES, WEB_IMAGE_FORMATS, FetchOptions
 from transforms.language.options import LanguageOptions
 from transforms.text import TextOptions
 
@@ -12,6 +12,8 @@ def add_build_flags(parser) -> None:
     g.add_argument("--input", action="append", default=None,
                    help="crawl files (WAT, WARC), manifests, globs, folders or CC path listings; repeatable")
     g.add_argument("--output", help="output folder: local path or gs://, s3://")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an output made from other inputs or options (default: refuse; the same ones resume)")
     g.add_argument("--queries", help="query list: queries.json, MetaCLIP metadata.json, .parquet or .txt")
     g.add_argument("--input_format", default="auto", choices=["auto", "wat", "warc", "manifest"])
     g.add_argument("--url_col", default=None, help="manifest column of image URLs (default: url or URL)")
@@ -33,6 +35,9 @@ def add_build_flags(parser) -> None:
     g.add_argument("--resize_mode", default="keep_ratio", choices=RESIZE_MODES)
     g.add_argument("--encode_format", default="jpg", choices=["jpg", "webp", "png"])
     g.add_argument("--encode_quality", type=int, default=95)
+    g.add_argument("--image_formats", default=",".join(WEB_IMAGE_FORMATS),
+                   help=f"formats decoded, judged from the bytes: some of {','.join(IMAGE_FORMATS)}; "
+                        "default: %(default)s")
     g.add_argument("--download_concurrency", type=int, default=FetchOptions.concurrency)
     g.add_argument("--per_host_concurrency", type=int, default=FetchOptions.per_host_concurrency)
     g.add_argument("--download_timeout", type=float, default=FetchOptions.total_timeout)

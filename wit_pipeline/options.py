@@ -33,6 +33,7 @@ class BuildConfig:
     language: LanguageOptions
     download: DownloadOptions
     skip_download: bool = False
+    overwrite: bool = False  # replace an output made from other inputs or options instead of refusing
 
     @property
     def shards(self) -> str:
@@ -56,11 +57,12 @@ def build_config(options: PipelineOptions) -> BuildConfig:
         download=DownloadOptions(
             output=f"{output}/shards", shard_size=o.shard_size, processes=1, progress=False,
             image=ImageOptions(image_size=o.image_size, resize_mode=o.resize_mode, encode_format=o.encode_format,
-                               encode_quality=o.encode_quality),
+                               encode_quality=o.encode_quality,
+                               image_formats=tuple(f.strip() for f in o.image_formats.split(",") if f.strip())),
             fetch=FetchOptions(concurrency=o.download_concurrency, per_host_concurrency=o.per_host_concurrency,
                                total_timeout=o.download_timeout, respect_robots=not o.ignore_robots,
                                allow_private_network=o.allow_private_network,
                                allowed_networks=tuple(o.allow_network)),
             manifest=ManifestOptions(url_col="url", caption_col="text")),
-        skip_download=o.skip_download,
+        skip_download=o.skip_download, overwrite=o.overwrite,
     )

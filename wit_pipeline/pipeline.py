@@ -11,6 +11,7 @@ every runner (hash-derived draws and shards, sorted rows, fixed tar metadata).
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import apache_beam as beam
@@ -22,8 +23,12 @@ from transforms.balance.beam import Balance, WriteQueryCounts
 from transforms.beam_util import WriteBucketedParquet, write_table_atomically
 from transforms.candidate import CANDIDATE_SCHEMA, REJECTED_SCHEMA
 from transforms.crawl.beam import ReadCandidates
+from transforms.crawl.inputs import expand_inputs
 from transforms.dedup.beam import Dedup
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
+from transforms.download.provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, \
+    record
+from transforms.download.writer import Output, written_files
 from transforms.language.beam import IdentifyLanguage
 from transforms.match.beam import MatchQueries
 from transforms.match.query_list import detect_format
@@ -38,6 +43,13 @@ MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
 # The url and text columns lead (the downloader's url and caption); the rest are carried into the shards.
 SHARD_COLUMNS = ["url", "text"] + [n for n in MANIFEST_SCHEMA.names if n not in ("url", "text")]
 STAGES = ("crawl", "text", "match", "balance", "language", "dedup", "download")
+# BuildConfig fields that change how a build runs, never what it writes. The inputs and the query list are
+# recorded as files instead; skip_download only stops early (a later run without it adds the shards).
+_BUILD_RUN_OPTIONS = frozenset({"inputs", "output", "queries", "skip_download", "overwrite",
+                                *(f"download.{name}" for name in DOWNLOAD_RUN_OPTIONS)})
+# What a build writes, per folder under its output ("" = the output itself; shards/ as `wit download` does).
+_BUILD_FILES = {"": re.compile(r"query_counts\.parquet|summary\.json|crawl_errors\.json"),
+                "manifest": re.compile(r"\d+\.parquet"), "rejected": re.compile(r"part-\d+\.parquet")}
 
 
 def write_manifest_shard(shard: tuple, output: str) -> str:
@@ -67,6 +79,22 @@ def build(p: beam.Pipeline, cfg: BuildConfig) -> None:
         sort_key=lambda r: (r["uid"] or "", r["stage"], r["reason"], r["source"] or ""))
     read["errors"] | "WriteCrawlErrors" >> beam.combiners.ToList() | beam.Map(
         _write_json, f"{cfg.output}/crawl_errors.json")
+
+
+def build_provenance(cfg: BuildConfig) -> dict:
+    """The record of what makes this build's output (see transforms.download.provenance)."""
+    # Remote crawl files are recorded by name: fingerprinting thousands of them would cost round trips each,
+    # and Common Crawl never changes a file under its name. Local files and the query list by content.
+    crawl_files = [path for path, _ in expand_inputs(cfg.inputs, cfg.crawl)]
+    inputs = [fingerprint(path, content="://" not in path or path.startswith("file://")) for path in crawl_files]
+    return record("build", inputs + [fingerprint(cfg.queries)], option_values(cfg, _BUILD_RUN_OPTIONS))
+
+
+def written_by_build(cfg: BuildConfig) -> list[str]:
+    found = written_files(Output(cfg.shards))
+    for folder, names in _BUILD_FILES.items():
+        found += written_files(Output(f"{cfg.output}/{folder}".rstrip("/")), names)
+    return found
 
 
 def _write_json(rows: list, path: str) -> str:
@@ -108,13 +136,16 @@ def run(argv: list[str]) -> dict:
     if not FileSystems.exists(cfg.queries):  # fail before any work, not inside a worker
         raise ValueError(f"no query list at {cfg.queries}")
     detect_format(cfg.queries)  # a name we cannot read as a query list is refused here too
+    dry_run = options.get_all_options().get("dry_run")  # Dataflow's translation check: nothing runs or is written
+    if not dry_run:  # resume only an output made the same way (complete shards are skipped)
+        prepare_output(Output(cfg.output), build_provenance(cfg), lambda _: written_by_build(cfg), cfg.overwrite)
     start = time.monotonic()
     p = beam.Pipeline(options=options)
     build(p, cfg)
     result = p.run()
     result.wait_until_finish()
     summary = {"seconds": round(time.monotonic() - start, 1), "stages": summarise(result)}
-    if options.get_all_options().get("dry_run"):  # Dataflow's translation check: nothing ran, nothing written
+    if dry_run:
         return summary
     with FileSystems.create(f"{cfg.output}/summary.json") as f:
         f.write(json.dumps(summary, indent=1).encode())

@@ -3,6 +3,7 @@ candidate accounted for (kept, or rejected with its stage and reason)."""
 import glob
 import json
 import os
+import tarfile
 
 import pyarrow.parquet as pq
 import pytest
@@ -63,3 +64,55 @@ def test_rerun_is_byte_identical(built, tmp_path):
         return {os.path.relpath(p, root): open(p, "rb").read() for p in glob.glob(f"{root}/**/*", recursive=True)
                 if os.path.isfile(p) and not p.endswith("summary.json")}
     assert files(again) == files(out)
+
+
+# --- re-running into an existing output ----------------------------------------------------------------------
+
+def _into(argv, old, new, *extra):
+    return [new if a == old else a for a in argv] + list(extra)
+
+
+def _copy(out, tmp_path):
+    import shutil
+    return str(shutil.copytree(out, tmp_path / "copy"))
+
+
+def test_rebuild_with_other_inputs_or_options_is_refused(built, web, tmp_path):
+    from transforms.download.provenance import OutputMismatch
+    from wit_pipeline.testbed.warc import write_warc
+    out, _, argv = built
+    copy = _copy(out, tmp_path)
+    before = {p: open(p, "rb").read() for p in glob.glob(f"{copy}/**/*", recursive=True) if os.path.isfile(p)}
+    with pytest.raises(OutputMismatch, match=r"download\.image\.image_size 64 -> 32.*--overwrite"):
+        run(_into(argv, out, copy, "--image_size", "32"))
+    with pytest.raises(OutputMismatch, match=r"balance\.t 20 -> 30"):
+        run(_into(argv, out, copy, "--balance_t", "30"))
+    other = str(tmp_path / "other.warc.gz")
+    write_warc(other, [web.url(f"/site/{n}.html") for n in range(3)])
+    with pytest.raises(OutputMismatch, match=r"input \S*site\.warc\.gz -> \S*other\.warc\.gz\)"):
+        run([other if a.endswith("site.warc.gz") else a for a in _into(argv, out, copy)])
+    after = {p: open(p, "rb").read() for p in glob.glob(f"{copy}/**/*", recursive=True) if os.path.isfile(p)}
+    assert after == before
+
+
+def test_rebuild_resumes_or_overwrites(built, tmp_path):
+    out, _, argv = built
+    copy = _copy(out, tmp_path)
+    tars = sorted(glob.glob(f"{copy}/shards/*.tar"))
+    summary = run(_into(argv, out, copy, "--download_timeout", "20"))  # not an option that changes the bytes
+    assert summary["stages"]["download"]["shards_skipped"] == len(tars)
+
+    run(_into(argv, out, copy, "--image_size", "32", "--overwrite"))
+    provenance = json.load(open(f"{copy}/_wit_provenance.json"))
+    assert provenance["options"]["download.image.image_size"] == 32
+    sides = _shorter_sides(copy)
+    assert sides and max(sides) <= 32 < max(_shorter_sides(out))
+
+
+def _shorter_sides(corpus) -> list[int]:
+    sides = []
+    for path in glob.glob(f"{corpus}/shards/*.tar"):
+        with tarfile.open(path) as tar:
+            metas = [json.loads(tar.extractfile(m).read()) for m in tar if m.name.endswith(".json")]
+        sides += [min(m["width"], m["height"]) for m in metas]
+    return sides

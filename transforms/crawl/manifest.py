@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from transforms.candidate import candidate
-from transforms.download.manifest import ManifestError, _batches, detect_format
+from transforms.download.manifest import ManifestError, _batches, detect_format, read_error
 
 from .options import TEXT_COLUMNS, URL_COLUMNS, CrawlOptions
 from .stats import FileStats
@@ -38,7 +38,7 @@ def read_manifest(path: str, options: CrawlOptions, stats: FileStats) -> Iterato
     except ManifestError as e:
         stats.error(str(e))
     except (pa.ArrowException, OSError, EOFError, ValueError, UnicodeDecodeError) as e:
-        stats.error(f"cannot read {path} as {fmt} after {stats.records} rows: {type(e).__name__}: {e}")
+        stats.error(f"{read_error(path, fmt, e)} (after {stats.records} rows)")
 
 
 def _columns(names: list[str], options: CrawlOptions, path: str) -> tuple[str, str, tuple[str, ...]]:

@@ -7,6 +7,8 @@
   decode threads are made in `setup` and reused for every shard the worker gets; nothing relies on
   `teardown` (Dataflow may never call it): every shard's files are complete when `process` returns, and a
   shard retried by the runner is skipped when complete or rewritten whole (temporary names, then renames).
+  Skipping complete shards is only right in an output made from the same rows and options: the pipeline
+  that uses it checks that before it runs (`wit build` with transforms.download.provenance.prepare_output).
 - `WriteSizes`: `sizes.json` once every shard is done.
 """
 from __future__ import annotations

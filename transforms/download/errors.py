@@ -12,10 +12,12 @@ FAILURE_STATUSES = {
     "timeout": "connect, read or total timeout",
     "network_error": "DNS failure, refused or reset connection, truncated body",
     "redirect_error": "too many redirects, a redirect loop or a redirect without a usable Location",
-    "body_too_large": "the body is larger than max_body_bytes",
+    "body_too_large": "the body is larger than max_body_bytes, as sent or once its Content-Encoding is undone",
     "not_an_image": "the response's Content-Type is not an image",
-    "image_too_large": "the image header declares more pixels than max_pixels (a decompression bomb)",
-    "decode_error": "the bytes are not a decodable image",
+    "image_too_large": "the image header declares more pixels than max_pixels (a decompression bomb), or resizing "
+                       "it would make more than max_output_pixels",
+    "unsupported_format": "the bytes are an image format outside image_formats (identified from the bytes)",
+    "decode_error": "the bytes are not a decodable image, or the body's Content-Encoding is corrupt or unknown",
     "filtered": "the image is smaller than min_image_size or its aspect ratio exceeds max_aspect_ratio",
     "internal_error": "a bug in the downloader: the message names the exception (please report it)",
 }

@@ -11,18 +11,20 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
+from yarl import URL
 
+from .body import accept_encoding, codings, decode_body
 from .errors import DownloadFailure
 from .options import ROBOTS_TOKEN, FetchOptions
-from .safety import AddressPolicy, BlockedAddressError, RobotsRules, SafeResolver, ip_literal, \
-    opt_out_directive, parse_robots
+from .safety import BLOCKED_MARK, AddressPolicy, BlockedAddressError, GuardedConnector, RobotsRules, \
+    ip_literal, opt_out_directive, parse_robots
 
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
 RETRYABLE_STATUSES = frozenset((408, 425, 429, 500, 502, 503, 504))
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
+MAX_URL_LENGTH = 8192  # longer request lines are refused by most servers (nginx, Apache: 8 KiB)
 MAX_REMEMBERED_ORIGINS = 100_000  # robots.txt outcomes and address verdicts kept between shards
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
@@ -40,22 +42,35 @@ def looks_like_image(body: bytes) -> bool:
         body[4:12] in (b"ftypavif", b"ftypheic", b"ftypmif1"))
 
 
-def check_url(url) -> tuple[str, SplitResult]:
-    """The URL and its parts when it is fetchable http(s), else a DownloadFailure('invalid_url')."""
-    if not isinstance(url, str) or not url.strip():
+def check_url(url, base: URL | None = None) -> URL:
+    """The URL, normalised exactly as aiohttp will send it (IDNA, Unicode digits and dots folded, so that
+    `１２７．０．０．１` is 127.0.0.1 here too), when it is fetchable http(s); else DownloadFailure('invalid_url').
+    `base` resolves a relative URL (a redirect's Location)."""
+    if isinstance(url, str):
+        url = url.strip()
+    if not isinstance(url, str) or not url:
         raise DownloadFailure("invalid_url", "the URL is empty")
-    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise DownloadFailure("invalid_url", f"the URL is longer than {MAX_URL_LENGTH} characters")
     try:
-        parts = urlsplit(url)
-        parts.port  # raises on a malformed port
-    except ValueError as e:
-        raise DownloadFailure("invalid_url", f"malformed URL: {e}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        scheme = parts.scheme or "(none)"
-        raise DownloadFailure("invalid_url", f"scheme {scheme} is not http or https")
-    if not parts.hostname:
+        parsed = URL(url)
+        if base is not None:
+            parsed = base.join(parsed)
+        scheme, host = parsed.scheme, parsed.raw_host
+        if scheme in ("http", "https") and not host:
+            raise DownloadFailure("invalid_url", "the URL has no host")
+        parsed.port  # raises on a malformed port
+        host = parsed.host
+    except (ValueError, UnicodeError, TypeError) as e:
+        message = str(e)
+        if "host is required" in message:
+            raise DownloadFailure("invalid_url", "the URL has no host") from None
+        raise DownloadFailure("invalid_url", f"malformed URL: {message}") from None
+    if scheme not in ("http", "https"):
+        raise DownloadFailure("invalid_url", f"scheme {scheme or '(none)'} is not http or https")
+    if not host:
         raise DownloadFailure("invalid_url", "the URL has no host")
-    return url, parts
+    return parsed
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -89,11 +104,14 @@ class Fetcher:
                                               sock_read=options.read_timeout)
 
     async def __aenter__(self) -> "Fetcher":
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, resolver=SafeResolver(self.policy),
-                                         ttl_dns_cache=300, enable_cleanup_closed=True)
+        connector = GuardedConnector(self.policy, limit=0, limit_per_host=0, ttl_dns_cache=300,
+                                     enable_cleanup_closed=True)
+        # auto_decompress off: body.decode_body inflates with a bound; aiohttp would inflate it all.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": self.options.user_agent, "Accept": "image/*,*/*;q=0.8"})
+            auto_decompress=False, trust_env=False,
+            headers={"User-Agent": self.options.user_agent, "Accept": "image/*,*/*;q=0.8",
+                     "Accept-Encoding": accept_encoding()})
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -124,13 +142,13 @@ class Fetcher:
         requests); the global slot, which bounds requests and bodies in memory, is released while waiting
         to retry. `handle` runs inside the global slot, so a body is never held outside it.
         """
-        url, parts = check_url(url)
-        host = parts.hostname
+        url = check_url(url)
+        host = url.host
         async with self._host_slot(host):
             for attempt in range(self.options.retries + 1):
                 try:
                     async with self._in_flight:
-                        response = await self._follow(url, parts, host)
+                        response = await self._follow(url, host)
                         return await handle(response)
                 except DownloadFailure as failure:
                     delay = self._retry_delay(failure, attempt)
@@ -150,13 +168,13 @@ class Fetcher:
             return failure.retry_after
         return self.options.backoff * (2 ** attempt) * random.uniform(0.8, 1.2)
 
-    async def _follow(self, url: str, parts: SplitResult, first_host: str) -> Response:
+    async def _follow(self, url: URL, first_host: str) -> Response:
         seen = {url}
         for hop in range(self.options.max_redirects + 1):
-            host = parts.hostname
+            host = url.host
             self._check_literal(host)  # before robots.txt, so a refused address is reported as such
             if self.options.respect_robots:
-                await self._check_robots(url, parts)
+                await self._check_robots(url)
             if host == first_host:  # already held by fetch()
                 result = await self._request(url, host)
             else:
@@ -165,7 +183,7 @@ class Fetcher:
             if isinstance(result, Response):
                 return result
             try:
-                url, parts = check_url(urljoin(url, result))
+                url = check_url(result, base=url)
             except DownloadFailure as failure:
                 raise DownloadFailure("redirect_error", f"redirect to an unusable URL: {failure.message}") from None
             if url in seen:
@@ -173,7 +191,7 @@ class Fetcher:
             seen.add(url)
         raise DownloadFailure("redirect_error", f"more than max_redirects={self.options.max_redirects} redirects")
 
-    async def _request(self, url: str, host: str, max_bytes: int | None = None, for_robots: bool = False):
+    async def _request(self, url: URL, host: str, max_bytes: int | None = None, for_robots: bool = False):
         """One GET: a Response, or the Location of a redirect (str). Raises DownloadFailure."""
         self._check_literal(host)
         max_bytes = max_bytes or self.options.max_body_bytes
@@ -190,6 +208,8 @@ class Fetcher:
                 raise DownloadFailure("blocked_address", str(e.os_error)) from None
             raise DownloadFailure("network_error", f"DNS lookup failed for {host}: {e.os_error}") from None
         except aiohttp.ClientConnectorError as e:
+            if isinstance(e.os_error, BlockedAddressError) or BLOCKED_MARK in str(e.os_error):
+                raise DownloadFailure("blocked_address", _blocked_message(e.os_error)) from None
             raise DownloadFailure("network_error", f"cannot connect to {host}: {e.os_error}", True) from None
         except aiohttp.ClientPayloadError as e:
             raise DownloadFailure("network_error", "truncated body: the connection closed early", True) from None
@@ -199,7 +219,8 @@ class Fetcher:
             raise DownloadFailure("network_error", f"{type(e).__name__}: {_cause(e)}", True) from None
 
     def _check_literal(self, host: str) -> None:
-        """Refuse a host that is a refused IP literal (aiohttp does not consult the resolver for those)."""
+        """Refuse a host that is a refused IP literal early, with a clear reason, before robots.txt (the
+        connector judges it again, and every address it connects to, whatever this says)."""
         try:
             refusal = self._literal_refusals[host]
         except KeyError:  # parsing addresses is slow enough to matter per request: judge each host once
@@ -237,16 +258,18 @@ class Fetcher:
         if declared is not None and declared > max_bytes:
             raise DownloadFailure("body_too_large", f"Content-Length {declared} is more than "
                                   f"max_body_bytes={max_bytes}")
-        if declared is not None:  # bounded by the check above; aiohttp stops at Content-Length
-            body = await resp.read()
-        else:  # chunked or close-delimited: count while reading
-            chunks, size = [], 0
-            async for chunk in resp.content.iter_chunked(256 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DownloadFailure("body_too_large", f"body is more than max_body_bytes={max_bytes}")
-                chunks.append(chunk)
-            body = b"".join(chunks)
+        # Counted while reading, whatever Content-Length said (aiohttp stops at it, but a chunked or
+        # close-delimited body has none); these are the bytes as sent, still encoded.
+        chunks, size = [], 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise DownloadFailure("body_too_large", f"body is more than max_body_bytes={max_bytes}")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        encoding = resp.headers.get("Content-Encoding")
+        if codings(encoding):  # rare for images; inflating up to max_bytes is CPU work, kept off the loop
+            body = await asyncio.to_thread(decode_body, body, encoding, max_bytes)
         content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if not for_robots and not content_type.startswith("image/") and not looks_like_image(body):
             raise DownloadFailure("not_an_image", f"Content-Type {content_type or '(none)'} "
@@ -255,8 +278,8 @@ class Fetcher:
 
     # --- robots.txt ------------------------------------------------------------------------------------
 
-    async def _check_robots(self, url: str, parts: SplitResult) -> None:
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    async def _check_robots(self, url: URL) -> None:
+        origin = str(url.origin())
         rules = self._robots_rules.get(origin)
         if rules is None:
             task = self._robots.get(origin)
@@ -266,20 +289,21 @@ class Fetcher:
         if isinstance(rules, DownloadFailure):  # the host itself is refused or unreachable
             prefix = "" if rules.status == "blocked_address" else "fetching robots.txt: "
             raise DownloadFailure(rules.status, prefix + rules.message)
-        if not rules.allows(url):
+        if not rules.allows(str(url)):
             raise DownloadFailure("robots_disallowed", rules.disallow_all or "robots.txt disallows this path")
 
     async def _load_robots(self, origin: str) -> RobotsRules | DownloadFailure:
         """The origin's rules (RFC 9309), or the failure that makes the whole host unusable."""
-        url = origin + "/robots.txt"
-        host = urlsplit(url).hostname
+        url = URL(origin + "/robots.txt")
+        host = url.host
         try:
             for _ in range(5):  # RFC 9309: follow at least five redirects
                 result = await self._request(url, host, ROBOTS_MAX_BYTES, for_robots=True)
-                if isinstance(result, Response):
-                    return parse_robots(result.body.decode("utf-8", "replace"), ROBOTS_TOKEN)
-                url, parts = check_url(urljoin(url, result))
-                host = parts.hostname
+                if isinstance(result, Response):  # up to 512 KiB of rules: parsed off the event loop
+                    return await asyncio.to_thread(parse_robots, result.body.decode("utf-8", "replace"),
+                                                   ROBOTS_TOKEN)
+                url = check_url(result, base=url)
+                host = url.host
             return RobotsRules()  # too many redirects: RFC 9309 treats it as unavailable (allow)
         except DownloadFailure as failure:
             if failure.status == "http_error" and not failure.retryable or failure.status == "body_too_large":
@@ -289,6 +313,11 @@ class Fetcher:
                                                 "as disallowed (RFC 9309)")
             # A blocked address, a timeout or a dead host: report that, not a robots rule.
             return failure
+
+
+def _blocked_message(error: BaseException) -> str:
+    text = str(error)
+    return text.split(BLOCKED_MARK, 1)[1].strip().split("'", 1)[0].rstrip(",) ") if BLOCKED_MARK in text else text
 
 
 def _cause(e: BaseException) -> str:

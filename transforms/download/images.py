@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import DownloadFailure
@@ -16,7 +17,13 @@ _ORIENTATION = 0x0112
 _MIME = {"jpg": "image/jpeg", "webp": "image/webp", "png": "image/png"}
 _FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
             "lanczos": Image.Resampling.LANCZOS}
-
+# options.IMAGE_FORMATS -> Pillow's plugin names (a multi-picture JPEG opens as MPO through the JPEG plugin).
+_PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF", "bmp": "BMP",
+                   "tiff": "TIFF", "ico": "ICO"}
+# Formats Pillow has no reader for, named in refusal messages (Pillow's own readers name theirs).
+_SIGNATURES = ((b"%PDF", "pdf"), (b"<svg", "svg"), (b"<?xml", "xml/svg"))
+# Largest side each encoder can write (libjpeg: 65500; WebP: 16383).
+_MAX_SIDE = {"jpg": 65500, "webp": 16383, "png": 2 ** 31 - 1}
 
 @dataclass(frozen=True)
 class ProcessedImage:
@@ -41,6 +48,51 @@ def target_size(width: int, height: int, options: ImageOptions) -> tuple[int, in
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def sniff_format(data: bytes) -> str:
+    """The image format the body's first bytes name, for messages ("unknown" when none does). Only Pillow's
+    signature checks run (its `_accept` functions look at a prefix): no reader is opened."""
+    Image.init()
+    prefix = data[:64]
+    for name, (_, accept) in Image.OPEN.items():
+        try:
+            if accept is not None and accept(prefix):
+                return {"MPO": "jpeg"}.get(name, name.lower())
+        except Exception:
+            continue
+    return next((name for magic, name in _SIGNATURES if prefix.startswith(magic)), "unknown")
+
+
+def _open(data: bytes, options: ImageOptions) -> Image.Image:
+    """Open with the allowed decoders only: Pillow tries just those plugins, each checking the magic bytes."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[f] for f in options.image_formats])
+    except Image.DecompressionBombError as e:  # Pillow's own guard, at twice its MAX_IMAGE_PIXELS
+        raise DownloadFailure("image_too_large", f"image header declares too many pixels: {e}") from None
+    except Exception:  # Pillow's message names a BytesIO address: useless, and unique per row
+        found = sniff_format(data)
+        if found != "unknown" and found not in options.image_formats:
+            raise DownloadFailure("unsupported_format", f"the bytes are {found.upper()}, not one of "
+                                  f"image_formats={','.join(options.image_formats)}") from None
+        raise DownloadFailure("decode_error", "not a readable image: unknown or corrupt format") from None
+
+
+def _check_output(width: int, height: int, options: ImageOptions) -> None:
+    """Refuse, before resizing, an image whose output the encoder cannot hold, or whose resize would allocate
+    more than max_output_pixels (resize_mode "no" allocates nothing new: max_pixels bounds the original)."""
+    w, h = target_size(width, height, options)
+    if options.resize_mode == "center_crop":
+        w, h = min(w, options.image_size), min(h, options.image_size)  # long images: cropped while resampled
+    elif options.resize_mode == "border":
+        w, h = max(w, options.image_size), max(h, options.image_size)
+    made = f"image {width}x{height} resized with {options.resize_mode} to {options.image_size} would be {w}x{h}"
+    if options.resize_mode != "no" and w * h > options.max_output_pixels:
+        raise DownloadFailure("image_too_large", f"{made}, more than max_output_pixels={options.max_output_pixels}")
+    largest = _MAX_SIDE[options.encode_format]
+    if max(w, h) > largest:
+        raise DownloadFailure("image_too_large", f"{made}: {options.encode_format} holds at most {largest} "
+                              "pixels a side")
+
+
 def _check_original(width: int, height: int, options: ImageOptions) -> None:
     if width * height > options.max_pixels:
         raise DownloadFailure("image_too_large", f"image declares {width}x{height} = {width * height} pixels, "
@@ -63,10 +115,28 @@ def _exif_orientation(img: Image.Image) -> int:
         return 1
 
 
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float greyscale as 8-bit L with the right levels (Pillow's own convert
+    clips them: a mid-grey 16-bit PNG came out white, a float TIFF in 0..1 black)."""
+    a = np.asarray(img)
+    if img.mode == "F":
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        top = a.max(initial=0.0)
+        scale = 255.0 if top <= 1.0 else (1.0 if top <= 255.0 else 255.0 / top)  # 0..1, 0..255, or wider
+        a = a * scale
+    else:  # I;16*: 0..65535; I: as 8-bit, 16-bit or wider, by its largest value
+        a = a.astype(np.int64)
+        top = a.max(initial=0)
+        a = a if img.mode == "I" and top <= 255 else (a / 257.0 if top <= 65535 else a * (255.0 / top))
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """RGB, with any transparency composited on white (so transparent logos do not turn black)."""
     if img.mode == "RGB" and "transparency" not in img.info:
         return img
+    if img.mode in ("F", "I") or img.mode.startswith("I;16"):
+        img = _to_8bit(img)
     # "transparency" in info: a palette entry or, for RGB/L PNGs, a colour key that is transparent.
     if "transparency" in img.info or img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
@@ -76,16 +146,24 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _resample(img: Image.Image, options: ImageOptions, w: int, h: int, box=None) -> Image.Image:
+    if options.resample == "area":
+        shrinking = w * h < img.width * img.height if box is None else w * h < (box[2] - box[0]) * (box[3] - box[1])
+        return img.resize((w, h), Image.Resampling.BOX if shrinking else Image.Resampling.LANCZOS, box=box)
+    return img.resize((w, h), _FILTERS[options.resample], box=box)
+
+
 def _fit(img: Image.Image, options: ImageOptions, size: tuple[int, int]) -> Image.Image:
     """Resample to `size` (computed from the original, so draft mode never shifts it), then crop or pad."""
     w, h = size
-    if (w, h) != img.size:
-        if options.resample == "area":
-            shrinking = w * h < img.width * img.height
-            img = img.resize((w, h), Image.Resampling.BOX if shrinking else Image.Resampling.LANCZOS)
-        else:
-            img = img.resize((w, h), _FILTERS[options.resample])
     size = options.image_size
+    if options.resize_mode == "center_crop" and min(w, h) >= size and w * h > options.max_output_pixels:
+        # A very long image: resample only the centre square's source box, never the whole long strip.
+        sx, sy = img.width / w, img.height / h
+        left, top = (w - size) // 2, (h - size) // 2
+        return _resample(img, options, size, size, box=(left * sx, top * sy, (left + size) * sx, (top + size) * sy))
+    if (w, h) != img.size:
+        img = _resample(img, options, w, h)
     if options.resize_only_if_bigger and max(w, h) < size:
         return img  # like img2dataset: a small image is neither cropped nor padded
     if options.resize_mode == "center_crop" and (w, h) != (size, size) and min(w, h) >= size:
@@ -116,18 +194,15 @@ def mime_type(options: ImageOptions) -> str:
 def process_image(data: bytes, options: ImageOptions) -> ProcessedImage:
     """Bytes of a downloaded image to the stored image; raises DownloadFailure with the reason.
 
-    The pixel count is checked on the header before decoding; Pillow's own decompression-bomb guard
-    (twice its MAX_IMAGE_PIXELS) stays on as a second line of defence.
+    Only the decoders of options.image_formats are used, chosen by the bytes. The pixel count is checked on the
+    header before decoding, and the size the resize would make before resizing; Pillow's own decompression-bomb
+    guard (twice its MAX_IMAGE_PIXELS) stays on as a second line of defence.
     """
-    try:
-        img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as e:  # Pillow's own guard, at twice its MAX_IMAGE_PIXELS
-        raise DownloadFailure("image_too_large", f"image header declares too many pixels: {e}") from None
-    except Exception:  # Pillow's message names a BytesIO address: useless, and unique per row
-        raise DownloadFailure("decode_error", "not a readable image: unknown or corrupt format") from None
+    img = _open(data, options)
     width, height = img.size  # from the header: nothing is decoded yet
     _check_original(width, height, options)
     orientation = _exif_orientation(img)
+    _check_output(*((height, width) if orientation in (5, 6, 7, 8) else (width, height)), options)
     try:
         if img.format == "JPEG" and options.resize_mode != "no":
             # Draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling) when the target allows it.

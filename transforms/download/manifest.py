@@ -2,6 +2,9 @@
 them into shards of `shard_size` rows, streamed so a large manifest never sits in memory whole."""
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import fsspec
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -14,6 +17,9 @@ from .writer import OUTPUT_COLUMNS
 FORMATS = ("parquet", "csv", "tsv", "jsonl")
 _COMPRESSIONS = (".gz", ".bz2", ".zst", ".xz")
 _BATCH_ROWS = 65_536
+# What reading a damaged or mislabelled file raises (gzip: OSError/EOFError; pyarrow: ArrowException;
+# a non-UTF-8 string found by validation or conversion: UnicodeDecodeError).
+_READ_ERRORS = (pa.ArrowException, OSError, EOFError, UnicodeDecodeError)
 
 
 class ManifestError(ValueError):
@@ -63,12 +69,26 @@ def count_rows(files: list[str]) -> int | None:
     for path in files:
         if detect_format(path) != "parquet" or path.lower().endswith(_COMPRESSIONS):
             return None
-        with fsspec.open(path, "rb") as f:
-            total += pq.ParquetFile(f).metadata.num_rows
+        try:
+            with fsspec.open(path, "rb") as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+        except _READ_ERRORS as e:
+            raise read_error(path, "parquet", e) from None
     return total
 
 
 def _batches(path: str, fmt: str, text_columns: list[str]):
+    """Record batches of one file. A file that cannot be read raises ManifestError naming it (and, for the
+    text formats, its first bad line); so does a header with a repeated column name."""
+    try:
+        for batch in _read_batches(path, fmt, text_columns):
+            _check_names(batch.schema.names, path)
+            yield batch
+    except _READ_ERRORS as e:
+        raise read_error(path, fmt, e) from None
+
+
+def _read_batches(path: str, fmt: str, text_columns: list[str]):
     """Record batches of one file, streamed where pyarrow can stream the format."""
     with fsspec.open(path, "rb", compression="infer") as f:
         if fmt == "parquet":
@@ -85,7 +105,52 @@ def _batches(path: str, fmt: str, text_columns: list[str]):
                                    convert_options=convert)
             yield from reader
         else:
-            yield from pjson.read_json(f).to_batches(max_chunksize=_BATCH_ROWS)
+            table = pjson.read_json(f)
+            table.validate(full=True)  # pyarrow's JSON reader leaves invalid UTF-8 in strings unchecked
+            yield from table.to_batches(max_chunksize=_BATCH_ROWS)
+
+
+def _check_names(names: list[str], path: str) -> None:
+    repeated = [name for name, n in Counter(names).items() if n > 1]
+    if repeated:
+        raise ManifestError(f"{path}: column {', '.join(map(repr, repeated))} appears more than once in the "
+                            "header; rename or remove the copies")
+
+
+def read_error(path: str, fmt: str, error: Exception) -> ManifestError:
+    """One line naming the file and what is wrong with it."""
+    detail = None if fmt == "parquet" else _first_bad_line(path, fmt)
+    detail = detail or " ".join(str(error).split()) or type(error).__name__
+    return ManifestError(f"{path}: cannot read it as {fmt}: {detail}")
+
+
+def _first_bad_line(path: str, fmt: str) -> str | None:
+    """Which line of a text manifest is not UTF-8 (or, in JSONL, not a JSON object), or that the file is
+    empty; None when every line looks fine. A second pass over the file, made only after pyarrow failed:
+    pyarrow's own messages count rows within a block, not lines of the file."""
+    n = 0
+    try:
+        with fsspec.open(path, "rb", compression="infer") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return f"line {n} is not UTF-8 text; convert the file to UTF-8"
+                if fmt == "jsonl" and line.strip():
+                    problem = _json_object_problem(line)
+                    if problem:
+                        return f"line {n} {problem}"
+    except (OSError, EOFError):  # the file itself is damaged (e.g. truncated gzip): pyarrow's message says so
+        return None
+    return "the file is empty" if n == 0 else None
+
+
+def _json_object_problem(line: str) -> str | None:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as e:
+        return f"is not valid JSON ({e.msg} at column {e.colno})"
+    return None if isinstance(value, dict) else "is not a JSON object"
 
 
 def _select(batch: pa.RecordBatch, options: ManifestOptions, path: str) -> tuple[pa.Table, list[str]]:
@@ -111,7 +176,10 @@ def _select(batch: pa.RecordBatch, options: ManifestOptions, path: str) -> tuple
     for col in needed:  # urls and captions as strings, whatever the file's types
         i = table.schema.get_field_index(col)
         if not pa.types.is_string(table.schema.field(i).type):
-            table = table.set_column(i, col, table.column(col).cast(pa.string()))
+            try:
+                table = table.set_column(i, col, table.column(col).cast(pa.string()))
+            except pa.ArrowException as e:  # e.g. a nested column, or bytes that are not UTF-8
+                raise ManifestError(f"{path}: column {col!r} cannot be read as text: {e}") from None
     return table, carry
 
 
@@ -124,25 +192,22 @@ def iter_shards(inputs: list[str], options: ManifestOptions, shard_size: int):
         fmt = options.input_format or detect_format(path)
         if fmt not in FORMATS:
             raise ManifestError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
-        try:
-            text_columns = [options.url_col] + ([options.caption_col] if options.caption_col else [])
-            for batch in _batches(path, fmt, text_columns):
-                table, batch_carry = _select(batch, options, path)
-                if schema is None:
-                    schema, carry = table.schema, batch_carry
-                elif table.schema != schema:
-                    try:
-                        table = table.select(schema.names).cast(schema)
-                    except (KeyError, ValueError, pa.ArrowInvalid) as e:
-                        raise ManifestError(f"{path} does not have the columns and types of {files[0]}: {e}")
-                pending.append(table)
-                rows += table.num_rows
-                while rows >= shard_size:
-                    whole = pa.concat_tables(pending)
-                    yield shard_id, whole.slice(0, shard_size), carry
-                    shard_id += 1
-                    pending, rows = [whole.slice(shard_size)], rows - shard_size
-        except (pa.ArrowInvalid, OSError, EOFError) as e:
-            raise ManifestError(f"cannot read {path} as {fmt}: {e}") from None
+        text_columns = [options.url_col] + ([options.caption_col] if options.caption_col else [])
+        for batch in _batches(path, fmt, text_columns):
+            table, batch_carry = _select(batch, options, path)
+            if schema is None:
+                schema, carry = table.schema, batch_carry
+            elif table.schema != schema:
+                try:
+                    table = table.select(schema.names).cast(schema)
+                except (KeyError, ValueError, pa.ArrowInvalid) as e:
+                    raise ManifestError(f"{path} does not have the columns and types of {files[0]}: {e}")
+            pending.append(table)
+            rows += table.num_rows
+            while rows >= shard_size:
+                whole = pa.concat_tables(pending)
+                yield shard_id, whole.slice(0, shard_size), carry
+                shard_id += 1
+                pending, rows = [whole.slice(shard_size)], rows - shard_size
     if rows:
         yield shard_id, pa.concat_tables(pending), carry

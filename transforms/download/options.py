@@ -11,6 +11,11 @@ ENCODE_FORMATS = ("jpg", "webp", "png")
 # "area" averages the covered pixels when shrinking (Pillow's BOX filter, like img2dataset's cv2.INTER_AREA) and
 # uses Lanczos when enlarging; the others apply one Pillow filter both ways.
 RESAMPLE = ("area", "bilinear", "bicubic", "lanczos")
+# Image formats the decoder may open, identified from the bytes (never from Content-Type). The web formats
+# are the default; the others are opt-in, each a decoder an attacker can aim at. Pillow's many other
+# readers (PSD, EPS through Ghostscript, ...) are never used.
+WEB_IMAGE_FORMATS = ("jpeg", "png", "webp", "gif")
+IMAGE_FORMATS = (*WEB_IMAGE_FORMATS, "avif", "bmp", "tiff", "ico")
 USER_AGENT = "wit-pipeline/0.1 (+https://github.com/wit-pipeline/wit-pipeline; image-text dataset builder)"
 # The token robots.txt rules name (RFC 9309 product token); "*" rules apply too.
 ROBOTS_TOKEN = "wit-pipeline"
@@ -29,6 +34,10 @@ class ImageOptions:
     min_image_size: int = 0  # smallest side of the original, in pixels
     max_aspect_ratio: float = 0.0  # long side / short side of the original; 0 = no limit
     max_pixels: int = 89_478_485  # checked on the header, before any pixel is decoded (Pillow's default)
+    # The largest image a resize may allocate (checked before resizing): keep_ratio makes a 100000x1 PNG
+    # 25,600,000x256. resize_mode "no" keeps the original, which max_pixels bounds.
+    max_output_pixels: int = 4096 * 4096
+    image_formats: tuple = WEB_IMAGE_FORMATS
 
     def __post_init__(self):
         if self.resize_mode not in RESIZE_MODES:
@@ -41,8 +50,15 @@ class ImageOptions:
             raise ValueError(f"image_size must be at least 1, not {self.image_size}")
         if not 0 <= self.encode_quality <= 100:
             raise ValueError(f"encode_quality must be in 0..100, not {self.encode_quality}")
-        if self.max_pixels < 1:
-            raise ValueError(f"max_pixels must be positive, not {self.max_pixels}")
+        for name in ("max_pixels", "max_output_pixels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        formats = tuple(f.lower() for f in self.image_formats)
+        unknown = [f for f in formats if f not in IMAGE_FORMATS]
+        if unknown or not formats:
+            raise ValueError(f"image_formats must be some of {', '.join(IMAGE_FORMATS)}, not "
+                             f"{', '.join(self.image_formats) or '(none)'}")
+        object.__setattr__(self, "image_formats", formats)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .manifest import iter_shards
+from .manifest import expand_inputs, iter_shards
 from .options import DownloadOptions
+from .provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, record
 from .shard import ShardDownloader
-from .writer import Output, completed_stats, write_sizes
+from .writer import Output, completed_stats, write_sizes, written_files
 
 
 @dataclass
@@ -72,10 +73,14 @@ def _work(shard_id, table, carry) -> dict:
     return _worker.download(shard_id, table, carry)
 
 
-def download(inputs: list[str], options: DownloadOptions, total_rows: int | None = None) -> Summary:
-    """Download every shard of the manifest(s) into options.output; complete shards are skipped."""
+def download(inputs: list[str], options: DownloadOptions, total_rows: int | None = None,
+             overwrite: bool = False) -> Summary:
+    """Download every shard of the manifest(s) into options.output. Complete shards are skipped when the
+    output was made from the same manifest and options; an output made otherwise is refused (OutputMismatch),
+    or with `overwrite` emptied first."""
     out = Output(options.output)
     out.makedirs()
+    prepare_output(out, download_provenance(inputs, options), written_files, overwrite)
     summary = Summary()
     start = time.monotonic()
     progress = _Progress(options.progress, total_rows)
@@ -98,6 +103,11 @@ def download(inputs: list[str], options: DownloadOptions, total_rows: int | None
     write_sizes(out)
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def download_provenance(inputs: list[str], options: DownloadOptions) -> dict:
+    return record("download", [fingerprint(path) for path in expand_inputs(inputs)],
+                  option_values(options, DOWNLOAD_RUN_OPTIONS))
 
 
 def _download_parallel(out, shards, options: DownloadOptions, summary: Summary, progress) -> None:

@@ -7,9 +7,11 @@ temporary name and renamed. `sizes.json` for the dataset is rebuilt from the sta
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -27,6 +29,8 @@ OUTPUT_COLUMNS = ("key", "url", "caption", "status", "error_message", "width", "
                   "original_width", "original_height", "sha256")
 _INT_COLUMNS = ("width", "height", "original_width", "original_height")
 STATS_SUFFIX = "_stats.json"
+# Every file a download writes into its output, by name: what a re-run may keep and --overwrite removes.
+_WRITTEN = re.compile(r"\d+(\.tar|\.parquet|_stats\.json)|sizes\.json")
 # Read once at import, while the process is single-threaded: os.umask can only be read by setting it.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -101,6 +105,17 @@ class Output:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         self.publish(local, name)
+
+    def write_small(self, name: str, data: bytes) -> None:
+        """Write a small file atomically, staged on its own."""
+        staging = self.staging_dir()
+        try:
+            self.write_bytes(name, data, staging)
+        finally:
+            _remove_tree(staging)
+        if self.is_local:  # the staging parent, unless shards are being staged there too
+            with contextlib.suppress(OSError):
+                os.rmdir(self.path("_tmp"))
 
     def staging_dir(self) -> str:
         """A local folder for files being built; inside the output when local, so the rename is atomic."""
@@ -213,6 +228,16 @@ def shard_stats(shard_id: int, results: list[RowResult], files: dict) -> dict:
     }
 
 
+def written_files(out: Output, names: re.Pattern = _WRITTEN) -> list[str]:
+    """The files in `out` whose names match `names`; by default those a download writes (shard tars,
+    Parquets and stats, sizes.json)."""
+    try:
+        paths = out.fs.ls(out.root, detail=False)
+    except FileNotFoundError:
+        return []
+    return sorted(p for p in paths if names.fullmatch(p.rstrip("/").rsplit("/", 1)[-1]))
+
+
 def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -225,11 +250,7 @@ def write_sizes(out: Output) -> dict:
         stats = out.read_json(name + STATS_SUFFIX)
         if name.isdigit() and isinstance(stats, dict) and is_complete(out, int(name)):
             sizes[f"{name}.tar"] = int(stats["successes"])
-    staging = out.staging_dir()
-    try:
-        out.write_bytes("sizes.json", json.dumps(sizes, indent=1).encode(), staging)
-    finally:
-        _remove_tree(staging)
+    out.write_small("sizes.json", json.dumps(sizes, indent=1).encode())
     if out.is_local:  # staging left behind by a killed run; every shard of this run is written by now
         _remove_tree(out.path("_tmp"))
     return sizes

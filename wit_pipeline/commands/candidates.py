@@ -98,6 +98,8 @@ def run(args) -> int:
                          for i, (path, kind) in enumerate(read.units)]}
     _write_summary(join(output, "summary.json"), summary)
     print(report(counts))
+    if counts.get("errors"):
+        print_errors(join(output, ERRORS_DIR, ERRORS_FILE))
     print(f"candidates: {join(output, CANDIDATES_DIR)}/part-*.parquet   errors: "
           f"{join(output, ERRORS_DIR, ERRORS_FILE)}   ({summary['seconds']} s)")
     return 0
@@ -110,6 +112,23 @@ def report(counts: dict) -> str:
     if skipped:
         lines.append(f"{'skipped':>17}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items())))
     return "\n".join(lines)
+
+
+def print_errors(path: str, limit: int = 10) -> None:
+    """The first problems with the inputs, one line each naming its file: seen without opening errors.jsonl."""
+    import itertools
+
+    import fsspec
+
+    with fsspec.open(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in itertools.islice(f, limit + 1)]
+    for row in rows[:limit]:
+        message = row["error"]
+        if not message.startswith(row["file"]):  # the readers' own messages name the record, not the file
+            message = f"{row.get('record') or row['file']}: {message}"
+        print(f"  {message}")
+    if len(rows) > limit:
+        print(f"  ... (more in {path})")
 
 
 def _write_summary(path: str, summary: dict) -> None:

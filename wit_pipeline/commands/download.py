@@ -1,13 +1,14 @@
 """Download the images of a manifest (Parquet, CSV, TSV or JSONL, optionally compressed) into WebDataset
-shards with per-shard Parquet and stats, like img2dataset. A re-run over the same output skips complete
-shards and redoes broken ones."""
+shards with per-shard Parquet and stats, like img2dataset. A re-run over the same output with the same
+manifest and options skips complete shards and redoes broken ones; with others it is refused unless
+--overwrite (the output's _wit_provenance.json records what made it)."""
 from __future__ import annotations
 
 import json
 
 from transforms.download.manifest import count_rows, expand_inputs
-from transforms.download.options import RESAMPLE, RESIZE_MODES, DownloadOptions, FetchOptions, ImageOptions, \
-    ManifestOptions
+from transforms.download.options import IMAGE_FORMATS, RESAMPLE, RESIZE_MODES, WEB_IMAGE_FORMATS, \
+    DownloadOptions, FetchOptions, ImageOptions, ManifestOptions
 from transforms.download.run import download
 
 HELP = "download a manifest's images into WebDataset shards"
@@ -16,6 +17,9 @@ HELP = "download a manifest's images into WebDataset shards"
 def register(p) -> None:
     p.add_argument("manifest", nargs="+", help="manifest file(s), folder(s) or glob(s); local or fsspec URLs")
     p.add_argument("--output", "-o", required=True, help="output folder: a path or gs://, s3://, ... URL")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an output made from another manifest or options (default: refuse; the same "
+                        "manifest and options resume it)")
     g = p.add_argument_group("manifest")
     g.add_argument("--url-col", default="url")
     g.add_argument("--caption-col", default="caption", help="'' for none")
@@ -34,7 +38,14 @@ def register(p) -> None:
     g.add_argument("--min-image-size", type=int, default=0, help="smallest side of the original, pixels")
     g.add_argument("--max-aspect-ratio", type=float, default=0.0, help="0 = no limit")
     g.add_argument("--max-pixels", type=int, default=ImageOptions.max_pixels,
-                   help="refuse images whose header declares more pixels (decompression bombs)")
+                   help="refuse images whose header declares more pixels (decompression bombs); default: "
+                        "%(default)s")
+    g.add_argument("--max-output-pixels", type=int, default=ImageOptions.max_output_pixels,
+                   help="refuse images whose resize would make more pixels (a 100000x1 PNG at keep_ratio); "
+                        "default: %(default)s")
+    g.add_argument("--image-formats", default=",".join(WEB_IMAGE_FORMATS),
+                   help=f"formats decoded, judged from the bytes (others are refused): some of "
+                        f"{','.join(IMAGE_FORMATS)}; default: %(default)s")
     g = p.add_argument_group("network")
     d = FetchOptions()
     g.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight per process")
@@ -45,7 +56,8 @@ def register(p) -> None:
     g.add_argument("--retries", type=int, default=d.retries)
     g.add_argument("--max-retry-after", type=float, default=d.max_retry_after)
     g.add_argument("--max-redirects", type=int, default=d.max_redirects)
-    g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
+    g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help="largest body, as sent and once its Content-Encoding is undone; default: %(default)s")
     g.add_argument("--user-agent", default=d.user_agent)
     g.add_argument("--ignore-robots", action="store_true",
                    help="do not honour robots.txt and X-Robots-Tag (only for sites you own)")
@@ -71,7 +83,9 @@ def options_from_args(args) -> DownloadOptions:
                            resize_only_if_bigger=args.resize_only_if_bigger, resample=args.resample,
                            encode_format=args.encode_format,
                            encode_quality=args.encode_quality, min_image_size=args.min_image_size,
-                           max_aspect_ratio=args.max_aspect_ratio, max_pixels=args.max_pixels),
+                           max_aspect_ratio=args.max_aspect_ratio, max_pixels=args.max_pixels,
+                           max_output_pixels=args.max_output_pixels,
+                           image_formats=tuple(f.strip() for f in args.image_formats.split(",") if f.strip())),
         fetch=FetchOptions(concurrency=args.concurrency, per_host_concurrency=args.per_host_concurrency,
                            connect_timeout=args.connect_timeout, read_timeout=args.read_timeout,
                            total_timeout=args.total_timeout, retries=args.retries,
@@ -88,7 +102,7 @@ def options_from_args(args) -> DownloadOptions:
 def run(args) -> int:
     options = options_from_args(args)
     total = count_rows(expand_inputs(args.manifest))
-    summary = download(args.manifest, options, total_rows=total)
+    summary = download(args.manifest, options, total_rows=total, overwrite=args.overwrite)
     print(summary.report())
     if args.summary_json:
         with open(args.summary_json, "w") as f:

@@ -22,6 +22,7 @@ import tarfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,7 +83,8 @@ class Corpus:
     def read_json(self, path: str | None):
         if path is None or not self.exists(path):
             return None
-        return json.loads(self.read_bytes(path))
+        with _naming(path):
+            return json.loads(self.read_bytes(path))
 
     def listdir(self, path: str) -> list[str]:
         info = self.fs.get_file_info(path)
@@ -92,6 +94,15 @@ class Corpus:
 
     def at_root(self, name: str) -> str | None:
         return None if self.root is None else self.join(self.root, name)
+
+
+@contextmanager
+def _naming(path: str):
+    """A damaged file (truncated Parquet, broken JSON) fails with one line that names it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError, ValueError) as e:  # json's errors are ValueErrors
+        raise ValueError(f"{path}: cannot read it: {' '.join(str(e).split())}") from None
 
 
 def _filesystem(url: str) -> tuple[pafs.FileSystem, str]:
@@ -193,7 +204,7 @@ def _read_shard(corpus: Corpus, path: str) -> tuple[int, dict[str, pa.Array]]:
     """Row count and SCAN_SCHEMA columns of one shard, each one array of its scan type (nulls where the shard
     lacks it); DICT_COLUMNS come dictionary-encoded from the Parquet dictionary pages, never expanded to strings.
     pq.ParquetFile rather than a dataset fragment: less set-up per file, and these files are read whole."""
-    with corpus.fs.open_input_file(path) as f:
+    with _naming(path), corpus.fs.open_input_file(path) as f:
         meta = pq.read_metadata(f)
         rows, present = meta.num_rows, set(meta.schema.to_arrow_schema().names)
         pf = pq.ParquetFile(f, metadata=meta, read_dictionary=[n for n in DICT_COLUMNS if n in present],
@@ -340,11 +351,7 @@ def _summarise_shard(corpus: Corpus, path: str) -> _Partial:
         prefixes, other = _sha_prefixes(cols["sha256"], ok)
         part.sha.append(prefixes)
         part.sha_other.extend(other)
-    stats_path = path[:-len(".parquet")] + STATS_SUFFIX
-    try:
-        stats = json.loads(corpus.read_bytes(stats_path))
-    except (FileNotFoundError, OSError, ValueError):
-        stats = None
+    stats = corpus.read_json(path[:-len(".parquet")] + STATS_SUFFIX)
     successes = int(ok.sum())
     check = {"shard": posixpath.basename(path)[:-len(".parquet")], "rows": rows, "success": successes,
              "stats_json": stats is not None}
@@ -424,7 +431,8 @@ def query_table(corpus: Corpus) -> pa.Table | None:
     path = corpus.at_root("query_counts.parquet")
     if path is None or not corpus.exists(path):
         return None
-    return pq.read_table(path, filesystem=corpus.fs)
+    with _naming(path):
+        return pq.read_table(path, filesystem=corpus.fs)
 
 
 def _queries(table: pa.Table | None, head: int = 20) -> dict | None:

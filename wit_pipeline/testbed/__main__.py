@@ -12,8 +12,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--files", default=None, help="directory served under /files/")
     parser.add_argument("--stall-seconds", type=float, default=30.0, help="how long stall and drip faults last")
+    parser.add_argument("--robots-file", default=None, help="serve this file as /robots.txt (default: a small one)")
     args = parser.parse_args(argv)
-    serve_forever(args.files, args.port, args.stall_seconds)
+    robots = None
+    if args.robots_file:
+        with open(args.robots_file, encoding="utf-8") as f:
+            robots = f.read()
+    serve_forever(args.files, args.port, args.stall_seconds, robots)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 
 from aiohttp import web
 
-from wit_pipeline.testbed import miniweb
+from wit_pipeline.testbed import hostile, miniweb
 from wit_pipeline.testbed.images import FORMATS, SUBJECTS, bomb_png, corrupt_jpeg, make_image
 
 HOST = "127.0.0.1"
@@ -88,9 +88,10 @@ def page_html(n: int) -> str:
 # --- the site: handlers and their state; lives on the server's event loop ----------------------------
 
 class _Site:
-    def __init__(self, files_dir: str | None, stall_seconds: float):
+    def __init__(self, files_dir: str | None, stall_seconds: float, robots_txt: str = ROBOTS_TXT):
         self.files_dir = os.path.realpath(files_dir) if files_dir else None
         self.stall_seconds = stall_seconds
+        self.robots_txt = robots_txt
         self.hits: collections.Counter[str] = collections.Counter()
         self.fault_counts: collections.Counter[str] = collections.Counter()  # per-path request counts
         self.stopping = asyncio.Event()
@@ -121,6 +122,7 @@ class _Site:
         get("/fault/loop/{name}", self.loop)
         get("/fault/redirect_to", self.redirect_to)
         get("/fault/xrobots/{value}/{name}", self.xrobots)
+        hostile.add_routes(app)
         return app
 
     @web.middleware
@@ -198,7 +200,7 @@ class _Site:
         return web.Response(text=miniweb.page(n), content_type="text/html", charset="utf-8")
 
     async def robots(self, request: web.Request) -> web.Response:
-        return web.Response(text=ROBOTS_TXT)
+        return web.Response(text=self.robots_txt)
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=page_html(int(request.match_info["n"])), content_type="text/html")
@@ -360,9 +362,11 @@ class TestWeb:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, files_dir: str | None = None, stall_seconds: float = 30.0, port: int = 0):
+    def __init__(self, files_dir: str | None = None, stall_seconds: float = 30.0, port: int = 0,
+                 robots_txt: str = ROBOTS_TXT):
         self.files_dir = files_dir
         self.stall_seconds = stall_seconds
+        self.robots_txt = robots_txt
         self._port = port
         self._site: _Site | None = None
         self._thread: threading.Thread | None = None
@@ -381,7 +385,7 @@ class TestWeb:
         self._sock = socket.create_server((HOST, self._port))
         self._blackhole = _Blackhole()
         self._ports = (self._sock.getsockname()[1], self._blackhole.port)
-        self._site = _Site(self.files_dir, self.stall_seconds)
+        self._site = _Site(self.files_dir, self.stall_seconds, self.robots_txt)
         self._ready.clear()
         self._error = None
         self._thread = threading.Thread(target=self._run, name="testweb", daemon=True)
@@ -463,12 +467,13 @@ class TestWeb:
 
 # --- the server in the foreground, and as a child process -----------------------------------------------
 
-def serve_forever(files_dir: str | None = None, port: int = 0, stall_seconds: float = 30.0) -> None:
+def serve_forever(files_dir: str | None = None, port: int = 0, stall_seconds: float = 30.0,
+                  robots_txt: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT; the first stdout line is JSON with the two base URLs."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with TestWeb(files_dir, stall_seconds=stall_seconds, port=port) as testweb:
+    with TestWeb(files_dir, stall_seconds=stall_seconds, port=port, robots_txt=robots_txt or ROBOTS_TXT) as testweb:
         print(json.dumps({"base_url": testweb.base_url, "blackhole_url": testweb.blackhole_url("")}), flush=True)
         while not stop.wait(0.5):
             pass
@@ -508,11 +513,13 @@ class SubprocessWeb:
 
 
 def start_subprocess(files_dir: str | None = None, stall_seconds: float = 30.0,
-                     timeout: float = 30.0) -> SubprocessWeb:
+                     timeout: float = 30.0, robots_file: str | None = None) -> SubprocessWeb:
     """Launch the test web in a child process and wait for its URLs."""
     cmd = [sys.executable, "-m", "wit_pipeline.testbed", "--port", "0", "--stall-seconds", str(stall_seconds)]
     if files_dir:
         cmd += ["--files", files_dir]
+    if robots_file:
+        cmd += ["--robots-file", robots_file]
     # The child must import this package even when it is not installed (e.g. run from a checkout).
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))

@@ -43,7 +43,8 @@ def test_layout_counts_and_parquet(built):
     out, urls, summary, _ = built
     names = sorted(os.listdir(out))
     assert names == ["00000.parquet", "00000.tar", "00000_stats.json", "00001.parquet", "00001.tar",
-                     "00001_stats.json", "00002.parquet", "00002.tar", "00002_stats.json", "sizes.json"]
+                     "00001_stats.json", "00002.parquet", "00002.tar", "00002_stats.json", "_wit_provenance.json",
+                     "sizes.json"]
     rows = read_rows(out)
     assert [r["url"] for r in rows] == urls and len(rows) == 45
     assert [r["key"] for r in rows][:2] == ["0000000", "0000001"] and rows[20]["key"] == "0000100"
@@ -106,7 +107,7 @@ def test_fsspec_output(web, tmp_path):
     fs = fsspec.filesystem("memory")
     assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/wit-test/out", detail=False)) == [
         "00000.parquet", "00000.tar", "00000_stats.json", "00001.parquet", "00001.tar", "00001_stats.json",
-        "sizes.json"]
+        "_wit_provenance.json", "sizes.json"]
     assert json.loads(fs.cat("/wit-test/out/sizes.json")) == {"00000.tar": 4, "00001.tar": 3}
 
 
