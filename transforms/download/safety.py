@@ -31,6 +31,9 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex", "none")
 
 
+MAX_WILDCARD_RULES = 500  # real files have a few dozen; more only serve to make matching cost CPU
+
+
 class BlockedAddressError(OSError):
     """A host resolved only to addresses the policy refuses (raised inside aiohttp's connector)."""
 
@@ -208,10 +211,27 @@ class RobotsRule:
 
 @dataclass
 class RobotsRules:
-    """The rules of the group that applies to our product token."""
+    """The rules of the group that applies to our product token.
+
+    allows() costs at most the total length of the distinct literal rule lengths plus MAX_WILDCARD_RULES
+    linear scans of the path, whatever the file holds: literal rules (most of them) are looked up by length
+    in a dict, and a file with more wildcard rules than that counts as disallowing everything (the only
+    reading of it that is both cheap and polite)."""
 
     rules: list = field(default_factory=list)  # RobotsRule, in file order
     disallow_all: str | None = None  # a reason when the whole site counts as disallowed
+    _literal: dict = field(init=False, repr=False, default_factory=dict)  # length -> {pattern: [rules]}
+    _wildcard: list = field(init=False, repr=False, default_factory=list)
+
+    def __post_init__(self):
+        for rule in self.rules:
+            if len(rule.parts) == 1:
+                self._literal.setdefault(len(rule.parts[0]), {}).setdefault(rule.parts[0], []).append(rule)
+            else:
+                self._wildcard.append(rule)
+        if len(self._wildcard) > MAX_WILDCARD_RULES and self.disallow_all is None:
+            self.disallow_all = (f"robots.txt has {len(self._wildcard)} wildcard rules, more than "
+                                 f"{MAX_WILDCARD_RULES}: the site counts as disallowed")
 
     def allows(self, url: str) -> bool:
         if self.disallow_all is not None:
@@ -219,10 +239,12 @@ class RobotsRules:
         parts = urlsplit(url)
         # Rules are compared percent-decoded (RFC 9309 2.2.2), so decode the URL's path the same way.
         path = unquote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        candidates = [rule for length, by_pattern in self._literal.items() if length <= len(path)
+                      for rule in by_pattern.get(path[:length], ()) if rule.matches(path)]
+        candidates += [rule for rule in self._wildcard if rule.matches(path)]
         best = None
-        for rule in self.rules:
-            if (best is None or rule.length > best.length or (rule.length == best.length and rule.allow)) \
-                    and rule.matches(path):
+        for rule in candidates:  # RFC 9309: the longest match wins; Allow wins a tie
+            if best is None or rule.length > best.length or (rule.length == best.length and rule.allow):
                 best = rule
         return True if best is None else best.allow
 

@@ -331,6 +331,19 @@ def test_wildcard_robots_is_linear():
     assert not rules.allows("http://e.com/private/x.jpg")
 
 
+
+def test_too_many_wildcard_rules_disallow_the_site_and_literal_rules_stay_cheap():
+    from transforms.download.safety import MAX_WILDCARD_RULES
+    many = parse_robots(wildcard_robots(stars=2, rules=MAX_WILDCARD_RULES + 1), "wit-pipeline")
+    assert not many.allows("http://e.com/x.jpg") and "wildcard rules" in many.disallow_all
+    # Literal rules are looked up by length, not scanned: 60,000 of them are fine, and still exact.
+    literal = parse_robots("User-agent: *\n" + "".join(f"Disallow: /a{i}\n" for i in range(60_000))
+                           + "Allow: /a59999/ok\n", "wit-pipeline")
+    assert literal.disallow_all is None
+    assert not literal.allows("http://e.com/a59999/x") and literal.allows("http://e.com/a59999/ok")
+    assert literal.allows("http://e.com/b1")
+
+
 @pytest.mark.timeout(120)
 def test_a_hostile_robots_txt_costs_nothing_to_other_rows(tmp_path):
     with TestWeb(robots_txt=wildcard_robots(stars=100, rules=100)) as hostile_web:
