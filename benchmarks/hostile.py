@@ -70,6 +70,11 @@ def cases(a: str, b: str, port: int) -> list[tuple[str, object, set]]:
         *[(f"{k} labelled image/jpeg", (lambda k: lambda i: f"{a}/hostile/image/{k}")(k), {"unsupported_format"})
           for k in ("tiff", "bmp", "ico", "eps", "pcx", "tga", "psd", "float_tiff")],
         ("PNG labelled image/jpeg", lambda i: f"{a}/hostile/image/png_as_jpeg", {"success"}),
+        *[(f"decoder bomb: {k}", (lambda k: lambda i: f"{a}/hostile/image/{k}")(k), {"decode_error"})
+          for k in ("jpeg_scans", "jpeg_markers", "png_chunks", "gif_comment")],
+        ("two hosts redirecting to each other", lambda i: (f"{a}/hostile/location?to=http://localhost:{port}"
+                                                           f"/hostile/location?to={a}/img/{i}_64x48.jpg"),
+         {"success"}),
         ("16-bit greyscale PNG", lambda i: f"{a}/hostile/image/grey16", {"success"}),
         *[(f"pixel bomb {k}", (lambda k: lambda i: f"{a}/hostile/image/{k}")(k), {"image_too_large"})
           for k in ("wide_20000", "wide_100000", "tall_100000")],
@@ -177,8 +182,8 @@ def soak_build(args, web_a, work: str) -> bool:
     described = hostile_warc.write_hostile_warc(warc, pages)
     out = os.path.join(work, "build")
     cmd = wit_bin() + ["build", "--input", warc, "--queries", str(DEFAULT_QUERIES), "--output", out,
-                       "--balance_t", "50", "--shard_size", "200", "--image_size", "64",
-                       "--allow_network", "127.0.0.1/32", "--download_timeout", "5", "--runner", "FnApiRunner"]
+                       "--balance-t", "50", "--shard-size", "200", "--image-size", "64",
+                       "--allow-network", "127.0.0.1/32", "--total-timeout", "5", "--runner", "FnApiRunner"]
     print(f"\nwit build: a WARC of {described}; bound {args.bound:g} s", flush=True)
     load_before = os.getloadavg()
     m = run_measured(cmd, log_path=os.path.join(work, "build.log"), timeout=args.bound)

@@ -136,7 +136,7 @@ def main():
                   + " ".join(f"{r[lang]:4.2f}" for lang in LANGS)
                   + f" {r['en_precision']:5.3f} {r['en_recall']:5.3f} {r['rate']:8.0f} "
                   f"{r['rate'] / peer['rate']:6.1f}x {single} {r['load_s']:6.2f}")
-    print(f"\n{DEFAULT_LABEL} = {DEFAULT_BACKEND} with wordfreq's word evidence (the default, --language_words "
+    print(f"\n{DEFAULT_LABEL} = {DEFAULT_BACKEND} with wordfreq's word evidence (the default, --language-words "
           f"auto); {DEFAULT_BACKEND} = its n-grams only")
     print(f"targets for the default ({DEFAULT_LABEL}): accuracy >= {TARGET_ACCURACY}, "
           f">= {TARGET_RATE:,} texts/s on one core")

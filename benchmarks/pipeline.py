@@ -12,7 +12,7 @@ What it does
      request per distinct image, so both runs find every image in its memory).
   3. Runs the whole job, wit_pipeline.pipeline.run(argv), in a child process: manifest -> candidates -> text
      rules -> query match (../shared/data/queries/proxy_500k.json, 500k queries, else the package's default
-     list) -> balance (--balance_t) -> language (--languages all: the language stage identifies every text
+     list) -> balance (--balance-t) -> language (--languages all: the language stage identifies every text
      but drops nothing; wit build's default, English only, would drop about 15% of these captions, which
      py3langid finds 85% English) -> dedup
      -> balanced manifest -> shards of --shard-size -> download, resize to 256 px (wit build's default),
@@ -165,11 +165,11 @@ def child_env() -> dict:
 
 def pipeline_argv(args, candidates: Path, queries: str, out: Path) -> list[str]:
     return [
-        "--input", str(candidates), "--input_format", "manifest", "--url_col", "url", "--text_col", "caption",
-        "--queries", queries, "--output", str(out), "--languages", "all", "--balance_t", str(args.balance_t),
-        "--shard_size", str(args.shard_size), "--image_size", str(args.image_size),
-        "--download_concurrency", str(args.concurrency), "--per_host_concurrency", str(args.per_host_concurrency),
-        "--download_timeout", str(args.download_timeout), "--allow_network", "127.0.0.0/8",
+        "--input", str(candidates), "--input-kind", "manifest", "--url-col", "url", "--caption-col", "caption",
+        "--queries", queries, "--output", str(out), "--languages", "all", "--balance-t", str(args.balance_t),
+        "--shard-size", str(args.shard_size), "--image-size", str(args.image_size),
+        "--concurrency", str(args.concurrency), "--per-host-concurrency", str(args.per_host_concurrency),
+        "--total-timeout", str(args.download_timeout), "--allow-network", "127.0.0.0/8",
     ] + RUNNERS[args.runner][0]
 
 
@@ -270,7 +270,7 @@ def load_note(measured: dict) -> str:
 def run_pipeline(args, workdir: Path, candidates: Path, queries: str) -> dict:
     out = workdir / "corpus"
     log = workdir / "pipeline.log"
-    argv = pipeline_argv(args, candidates, queries, out) + (["--skip_download"] if args.skip_download else [])
+    argv = pipeline_argv(args, candidates, queries, out) + (["--skip-download"] if args.skip_download else [])
     print(f"Running the pipeline ({args.runner} runner) over {args.candidates} candidates ...", flush=True)
     load = os.getloadavg()[0]
     m = run_measured([sys.executable, "-c", CHILD, *argv], log_path=str(log), env=child_env(), cwd=str(workdir),
@@ -334,7 +334,7 @@ def report(args, header: list[str], pipe: dict, checks, figures, bare: dict | No
     print(f"  end to end: {fmt(rate(images, wall))} pairs/s (downloaded images / wall), "
           f"{fmt(rate(figures['candidates'], wall), '.0f')} candidates/s")
     if args.skip_download:
-        print(f"  curation only (--skip_download): {1e6 * m['cpu_s'] / figures['candidates']:.0f} us CPU per "
+        print(f"  curation only (--skip-download): {1e6 * m['cpu_s'] / figures['candidates']:.0f} us CPU per "
               f"candidate, start-up and imports included (run two sizes and take the difference for the "
               f"per-candidate slope)")
     print("Per-stage counters (summary.json):")
@@ -417,7 +417,7 @@ def parse_args(argv=None):
                         "about 40,000 rows, which keeps the default run near 8 minutes on 2 cores; 0 = all)")
     p.add_argument("--no-bare", action="store_true", help="skip the bare downloader run")
     p.add_argument("--skip-download", action="store_true",
-                   help="curation only (wit build --skip_download, no bare run): candidates/s and CPU per candidate "
+                   help="curation only (wit build --skip-download, no bare run): candidates/s and CPU per candidate "
                         "of everything before the download")
     p.add_argument("--timeout", type=float, default=1200, help="seconds before one run is stopped")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
@@ -470,7 +470,7 @@ def main(argv=None) -> int:
             f"  images: {images_described}, cycled with ?i=N (distinct URLs), test web on 127.0.0.1 in its "
             f"own process",
             f"  captions: {captions_described}; queries: {queries_described}",
-            f"  --languages all (the language stage identifies every text, drops nothing), --balance_t "
+            f"  --languages all (the language stage identifies every text, drops nothing), --balance-t "
             f"{args.balance_t}, shards of {args.shard_size}, {args.image_size} px keep_ratio JPEG q95, "
             f"{args.concurrency} in flight per process, {args.per_host_concurrency} per host",
             "  wit build " + " ".join(pipe["argv"]).replace(str(workdir), "WORK"),

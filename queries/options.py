@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from transforms.flag import opt
+
 from queries.pageviews import wiki_domains
 
 SOURCES = ("unigram", "bigram", "title", "wordnet")  # also the priority when a query comes from several
@@ -12,16 +14,22 @@ SOURCES = ("unigram", "bigram", "title", "wordnet")  # also the priority when a 
 @dataclass(frozen=True)
 class QueryBuildOptions:
     """What `queries.build.build_queries` reads and how it selects (its docstring defines the scores)."""
-    output: str
-    wikipedia: tuple[str, ...] = ()  # pages-articles XML (.bz2), plain text or JSONL files
-    pageviews: tuple[str, ...] = ()  # page-view dump files
-    wordnet: str | None = None  # a WordNet database directory
-    min_count: int = 100
-    bigram_min_count: int = 100
-    pmi_threshold: float = 5.0  # bits: a pair seen 32 times as often as chance would have it
-    pageview_threshold: int = 1000
-    wiki: str = "en"
-    max_size: int | None = None
+    output: str = opt(help="output folder: a path or gs://, s3://, ... URL", cli=False)
+    wikipedia: tuple[str, ...] = opt((), "pages-articles XML dump (.xml or .xml.bz2), plain text (one paragraph a "
+                                     "line, optionally .gz) or JSONL with a 'text' field; files, globs or folders",
+                                     nargs="+", metavar="PATH")
+    pageviews: tuple[str, ...] = opt((), "Wikimedia page-view dump files (`domain title views bytes` lines, "
+                                     "optionally .gz/.bz2); files, globs or folders", nargs="+", metavar="PATH")
+    wordnet: str | None = opt(None, "WordNet database folder with data.noun, data.verb, ... (e.g. "
+                              "/usr/share/wordnet)", metavar="DIR")
+    min_count: int = opt(100, "occurrences a Wikipedia word needs")
+    bigram_min_count: int = opt(100, "occurrences a Wikipedia word pair needs")
+    # 5 bits: a pair seen 32 times as often as chance would have it.
+    pmi_threshold: float = opt(5.0, "pointwise mutual information (bits) a word pair needs")
+    pageview_threshold: int = opt(1000, "page views (summed over the files) an article title needs")
+    wiki: str = opt("en", "which Wikipedia's page views: a language code (en, de, ...)")
+    max_size: int | None = opt(None, "keep at most this many queries, the highest-scoring share of each source "
+                               "(default: no cap)")
 
     def __post_init__(self):
         for name in ("wikipedia", "pageviews"):

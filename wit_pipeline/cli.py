@@ -8,6 +8,7 @@ import sys
 
 from wit_pipeline.commands import build, candidates, demo, download, queries, testbed
 from wit_pipeline.commands import evaluate, show, stats, tokenizer, train
+from wit_pipeline import flags
 
 COMMANDS = {
     "build": build,
@@ -34,18 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         module.register(sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+                                       formatter_class=flags.HelpFormatter, allow_abbrev=False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args, unknown = parser.parse_known_args(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if hasattr(COMMANDS.get(command), "translate_argv"):  # another tool's command line (img2dataset's)
+        at = argv.index(command) + 1
+        try:
+            argv = argv[:at] + COMMANDS[command].translate_argv(argv[at:])
+        except ValueError as e:
+            print(f"wit {command}: error: {e}", file=sys.stderr)
+            return 2
+    # Everything after `--`, and every flag wit does not know, is Beam's (for the commands that run on Beam).
+    own, after = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    args, unknown = parser.parse_known_args(own)
     module = COMMANDS[args.command]
-    if unknown and not getattr(module, "BEAM_ARGS", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    # Beam-backed commands hand everything after their name to PipelineOptions (wit's flags and Beam's).
+    if (unknown or after) and not getattr(module, "BEAM_ARGS", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown + after)}")
+    args.extra_args = unknown + after
     args.command_argv = argv[argv.index(args.command) + 1:]
     try:
         return module.run(args) or 0

@@ -34,7 +34,7 @@ from transforms.match.beam import MatchQueries
 from transforms.match.query_list import detect_format
 from transforms.text.beam import CleanText
 
-from wit_pipeline.options import BuildConfig, build_config
+from wit_pipeline.options import BuildConfig, parse_build_args
 
 MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
     pa.field("raw_uid", pa.string()), pa.field("matched_queries", pa.list_(pa.int32())),
@@ -128,11 +128,15 @@ def report(summary: dict) -> str:
 
 
 def run(argv: list[str]) -> dict:
-    options = PipelineOptions(argv)
+    """`wit build` from its command line: wit's flags, the rest Beam's."""
+    return run_config(*parse_build_args(argv))
+
+
+def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
+    options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:  # Beam's default would try to download Prism first; the embedded runner is here
         standard.runner = "FnApiRunner"
-    cfg = build_config(options)
     if not FileSystems.exists(cfg.queries):  # fail before any work, not inside a worker
         raise ValueError(f"no query list at {cfg.queries}")
     detect_format(cfg.queries)  # a name we cannot read as a query list is refused here too

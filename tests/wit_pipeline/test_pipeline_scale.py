@@ -104,7 +104,7 @@ def test_two_thousand_candidates_are_all_accounted_for(web, tmp_path):
     manifest = tmp_path / "candidates.parquet"
     pq.write_table(candidates_table(web.base_url, n), manifest)
     out = str(tmp_path / "corpus")
-    summary = run(["--input", str(manifest), "--input_format", "manifest", "--url_col", "url",
+    summary = run(["--input", str(manifest), "--input-kind", "manifest", "--url_col", "url",
                    "--text_col", "caption", "--queries", str(DEFAULT_QUERIES), "--output", out,
                    "--languages", "en", "--balance_t", "100", "--shard_size", "500", "--image_size", "64",
                    "--allow_network", "127.0.0.0/8", "--download_timeout", "10", "--runner", "FnApiRunner"])

@@ -12,13 +12,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..flag import opt
+
 _SCALE = float(1 << 64)
 
 
 @dataclass(frozen=True)
 class BalanceOptions:
-    t: int = 20_000  # MetaCLIP's and CLIP's cap per query
-    seed: int = 0
+    t: int = opt(20_000, "MetaCLIP's cap per query: a query matched more often keeps each pair with "
+                 "probability t / count", flag="balance-t")
+    seed: int = opt(0, "seed of the balancing draws")
 
     def __post_init__(self):
         if self.t < 1:

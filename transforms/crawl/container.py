@@ -25,20 +25,28 @@ _NOT_A_MEMBER = " is not the start of a gzip member"
 
 
 def iter_selected(path: str, stats: FileStats, needles: tuple[bytes, ...],
-                  names: tuple[str, ...]) -> Iterator[Selected]:
+                  names: tuple[str, ...], max_bytes: int | None = None) -> Iterator[Selected]:
     """(record number, offset, header values, block, needle index, position) of each record of the file at
     `path` whose block holds one of `needles` (the first of them found), in file order; every record is
     counted in stats.records. `names`: the WARC headers whose values come with each record (None if absent).
 
     Gzip-member files go through the C scanner (gzscan), the rest, and whatever the scanner cannot take,
-    through FastWARC: the same records either way. Problems go to `stats`, as for iter_records."""
+    through FastWARC: the same records either way. Problems go to `stats`, as for iter_records.
+
+    A selected block longer than `max_bytes` is not given but counted (skipped: record_too_large); FastWARC
+    reads no more of any record than that."""
     start = 0
     if gzscan.available():
-        start = yield from gzscan.scan_file(path, stats, needles, names)
+        start = yield from gzscan.scan_file(path, stats, needles, names, max_bytes)
         if start is None:
             return
     for record, offset in iter_records(path, stats, parse_http=False, start=start):
-        block = record.reader.read()
+        block = record.reader.read() if max_bytes is None else record.reader.read(max_bytes + 1)
+        if max_bytes is not None and len(block) > max_bytes:
+            # Counted only when it would have been selected, as the scanner counts it (which sees it whole).
+            if any(needle in block for needle in needles):
+                stats.skip("record_too_large")
+            continue
         for i, needle in enumerate(needles):
             position = block.find(needle)
             if position >= 0:

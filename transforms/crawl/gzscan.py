@@ -81,11 +81,12 @@ def available() -> bool:
     return Scanner is not None
 
 
-def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
-              names: tuple[str, ...]) -> Generator[Selected, None, int | None]:
+def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...], names: tuple[str, ...],
+              max_bytes: int | None = None) -> Generator[Selected, None, int | None]:
     """Yield the records whose block holds one of `needles` (the first found is named), counting every record
     in stats.records; return None when the whole file was read, else the offset to read on from with
-    FastWARC (0 when the file does not start with a gzip member).
+    FastWARC (0 when the file does not start with a gzip member). A block longer than `max_bytes` is counted
+    (skipped: record_too_large), not given.
 
     Offsets: the member's start (what Common Crawl's index names), "start:n" for the n-th further record that
     shares a member."""
@@ -102,6 +103,9 @@ def scan_file(path: str, stats: FileStats, needles: tuple[bytes, ...],
             while True:
                 records, used, count, stop = scanner.scan(buf, final, needles, raw_names)
                 for n, start, sub, values, block, needle, position in records:
+                    if max_bytes is not None and len(block) > max_bytes:
+                        stats.skip("record_too_large")
+                        continue
                     offset = base + start
                     yield (stats.records + n + skew, (f"{offset}:{sub}" if sub else offset), values, block, needle,
                            position)

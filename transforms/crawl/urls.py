@@ -9,6 +9,7 @@ _HTTP = ("http://", "https://")
 # both ends); Python's urljoin drops tab/CR/LF too, but only when it is called.
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _STRIP = "".join(chr(c) for c in range(0x21))
+MAX_SRCSET = 1 << 16  # characters of a srcset read: real ones hold a few candidates; this bounds the parse
 
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
@@ -129,6 +130,8 @@ def best_srcset_url(srcset: str | None, base: str | None) -> str | None:
     """The absolute http(s) URL of a srcset's largest candidate (widths rank above densities)."""
     if not srcset:
         return None
+    if len(srcset) > MAX_SRCSET:  # the candidates that fit whole
+        srcset = srcset[:srcset.rfind(",", 0, MAX_SRCSET) + 1]
     best, best_key = None, None
     for url, size, unit in srcset_candidates(srcset):
         absolute = absolute_url(url, base)

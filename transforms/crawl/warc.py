@@ -1,5 +1,7 @@
 """WARC files to candidates: each HTML response parsed with a real HTML5 parser (Resiliparse, on lexbor),
-decoded with the charset a browser would use; every <img> with a non-blank alt gives a candidate.
+decoded with the charset a browser would use; every <img> with a non-blank alt gives a candidate (at most
+max_images_per_page per page; the rest are counted). The parser sees only the image markup, cut out in one
+linear pass (htmlscan), so a hostile page cannot make tree building quadratic.
 
 The image URL is the src, resolved against the page's first <base href> (itself resolved against the page
 URL) or the page URL. Lazy-loading markup wins over src, which then holds a placeholder (a data: URI or a
@@ -12,6 +14,7 @@ record Common Crawl writes right after each response.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 
 from fastwarc.warc import WarcRecordType
@@ -21,6 +24,7 @@ from resiliparse.parse.html import HTMLTree
 from transforms.candidate import candidate
 
 from .container import iter_records, keep_last, source
+from .htmlscan import image_markup
 from .options import CrawlOptions
 from .stats import FileStats
 from .urls import absolute_url, best_srcset_url
@@ -38,7 +42,11 @@ def read_warc(path: str, options: CrawlOptions, stats: FileStats) -> Iterator[di
         kind = record.record_type
         if pending:
             if kind == WarcRecordType.metadata and record.headers.get("WARC-Concurrent-To") == pending_id:
-                _set_language(pending, record.reader.read())
+                fields = record.reader.read(options.max_record_bytes + 1)
+                if len(fields) > options.max_record_bytes:
+                    stats.skip("record_too_large")  # the page keeps its candidates, without a language
+                else:
+                    _set_language(pending, fields)
             yield from pending
             pending = []
         if kind != WarcRecordType.response or not record.is_http or not _is_html(record):
@@ -101,37 +109,66 @@ def _set_language(pending: list[dict], body: bytes) -> None:
 def decode_html(body: bytes, declared_charset: str | None = None) -> str:
     """The page as text, decoded as a browser would: byte order mark, else the HTTP charset, else the
     <meta charset> within the first 1024 bytes, else a detected encoding (WHATWG names: ISO-8859-1 means
-    windows-1252, and so on). Undecodable bytes never fail the page."""
+    windows-1252, and so on). A declared charset is kept whatever the bytes: a stray invalid byte becomes
+    U+FFFD, as in a browser, instead of the page being re-read in another charset. Undecodable bytes never
+    fail the page."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body[len(bom):].decode(encoding, errors="replace")
-    encoding = map_encoding_to_html5(declared_charset, fallback_utf8=False) if declared_charset else None
+    encoding = _declared(declared_charset) if declared_charset else None
     if encoding is None:
-        encoding = detect_encoding(body, from_html_meta=True)
-    return bytes_to_str(body, encoding, errors="replace")
+        encoding = _meta_charset(body)
+    if encoding is not None:
+        return bytes_to_str(body, encoding, errors="replace", fallback_encodings=())
+    return bytes_to_str(body, detect_encoding(body), errors="replace")
 
 
-def page_images(html: str, page_url: str | None,
-                use_srcset: bool = True) -> Iterator[tuple[str | None, str, str | None]]:
-    """(absolute http(s) image URL or None, alt, title or None) of each <img> with an alt attribute, in
-    document order."""
-    document = HTMLTree.parse(html).document
+def _declared(charset: str) -> str | None:
+    return map_encoding_to_html5(charset.strip().strip("\"'"), fallback_utf8=False)
+
+
+# The HTML standard's prescan looks for <meta charset=...> or <meta http-equiv content="...; charset=...">
+# in the first 1024 bytes (bounded: the pattern never scans far).
+_META_CHARSET = re.compile(rb"<meta[^>]{0,512}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.()+-]{1,40})", re.IGNORECASE)
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _META_CHARSET.search(body, 0, 1024)
+    if match is None:
+        return None
+    encoding = _declared(match.group(1).decode("ascii"))
+    # A page cannot really be UTF-16 if its <meta> reads as ASCII: the standard takes UTF-8 then.
+    return "utf-8" if encoding and encoding.startswith("utf-16") else encoding
+
+
+def page_images(html: str, page_url: str | None, use_srcset: bool = True,
+                limit: int | None = None) -> tuple[list[tuple[str | None, str, str | None]], int]:
+    """((absolute http(s) image URL or None, alt, title or None) of the first `limit` <img> with an alt
+    attribute, in document order; how many more there are). Time is linear in len(html)."""
+    document = HTMLTree.parse(image_markup(html)).document
     base = page_url
     base_element = document.query_selector("base[href]")  # the first one counts (HTML standard)
     if base_element is not None:
         base = absolute_url(base_element.getattr("href"), page_url) or page_url
     # img[alt], not every img: matching runs inside lexbor, and each node handed to Python costs time.
-    for img in document.query_selector_all("img[alt]"):
-        url = None
-        for attr in LAZY_SRC:
-            url = absolute_url(img.getattr(attr), base)
-            if url is not None:
-                break
-        else:
-            url = absolute_url(img.getattr("src"), base)
-        if url is None and use_srcset:
-            url = _srcset_url(img, base)
-        yield url, img.getattr("alt") or "", img.getattr("title")
+    images = document.query_selector_all("img[alt]")
+    n = len(images)
+    keep = n if limit is None else min(n, limit)
+    # item(i), not iteration (quadratic in resiliparse 2) nor values() (a node object for every image).
+    return [_image(images.item(i), base, use_srcset) for i in range(keep)], n - keep
+
+
+def _image(img, base: str | None, use_srcset: bool) -> tuple[str | None, str, str | None]:
+    url = None
+    for attr in LAZY_SRC:
+        url = absolute_url(img.getattr(attr), base)
+        if url is not None:
+            break
+    else:
+        url = absolute_url(img.getattr("src"), base)
+    if url is None and use_srcset:
+        url = _srcset_url(img, base)
+    return url, img.getattr("alt") or "", img.getattr("title")
 
 
 # What lazy-loading scripts (lazysizes, jQuery lazyload, WordPress plugins) read the real URL from.
@@ -152,7 +189,11 @@ def _srcset_url(img, base: str | None) -> str | None:
 def page_candidates(body: bytes, page_url: str | None, declared_charset: str | None, source_id: str,
                     language: str | None, options: CrawlOptions, stats: FileStats) -> list[dict]:
     out = []
-    for url, alt, title in page_images(decode_html(body, declared_charset), page_url, options.use_srcset):
+    images, more = page_images(decode_html(body, declared_charset), page_url, options.use_srcset,
+                               options.max_images_per_page)
+    if more:
+        stats.skip("too_many_images", more)
+    for url, alt, title in images:
         if not alt or alt.isspace():
             stats.skip("no_alt")
         elif len(alt) > options.max_text_len:

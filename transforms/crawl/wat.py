@@ -42,7 +42,8 @@ def read_wat(path: str, options: CrawlOptions, stats: FileStats) -> Iterator[dic
     pending: list[dict] = []  # the last page's candidates, held until its language (next record) is known
     pending_ids: tuple = ()
     pending_number = -2
-    for number, offset, (target, refers_to), body, needle, first in iter_selected(path, stats, _NEEDLES, _HEADERS):
+    selected = iter_selected(path, stats, _NEEDLES, _HEADERS, options.max_record_bytes)
+    for number, offset, (target, refers_to), body, needle, first in selected:
         if pending:
             # Only the record right after the page can be its metadata record.
             if number == pending_number + 1 and (needle == _LANGUAGE_NEEDLE or _LANGUAGES in body):
@@ -70,6 +71,9 @@ def _candidates(links: list[dict], page_url: str | None, base: str | None, where
                 options: CrawlOptions, stats: FileStats) -> list[dict]:
     base = (absolute_url(base, page_url) or page_url) if base else page_url
     max_text, max_url, keep_title = options.max_text_len, options.max_url_len, options.keep_title
+    if len(links) > options.max_images_per_page:  # as for WARC pages: the rest counted, not examined
+        stats.skip("too_many_images", len(links) - options.max_images_per_page)
+        links = links[:options.max_images_per_page]
     out = []
     for link in links:
         alt = link.get("alt")

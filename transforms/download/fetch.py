@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from concurrent.futures import ThreadPoolExecutor
+
 import aiohttp
 from yarl import URL
 
@@ -77,7 +79,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also takes "²", which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -98,6 +100,9 @@ class Fetcher:
         self._robots_rules: dict[str, RobotsRules | DownloadFailure] = {}  # origin -> its outcome, once known
         self._literal_refusals: dict[str, str | None] = {}  # host -> why its IP literal is refused
         self._session: aiohttp.ClientSession | None = None
+        # Inflating bodies and parsing robots.txt: CPU work kept off the event loop, in threads of its own (the
+        # default executor also runs aiohttp's DNS lookups, which must never wait behind it).
+        self._cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wit-fetch-cpu")
         # Connect and read timeouts per socket; the total per request is enforced with asyncio.timeout so
         # that time spent queueing for a slot never counts against a request.
         self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=options.connect_timeout,
@@ -118,6 +123,10 @@ class Fetcher:
         for task in self._robots.values():
             task.cancel()
         await self._session.close()
+        self._cpu.shutdown(wait=False, cancel_futures=True)
+
+    async def _off_loop(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, function, *args)
 
     def forget(self) -> None:
         """Trim per-host state between shards (nothing is in flight then), so a worker that lives for a whole
@@ -138,23 +147,28 @@ class Fetcher:
     async def fetch(self, url, handle: Callable[[Response], Awaitable]):
         """Fetch `url` and return `await handle(response)`, retrying transient failures.
 
-        The host slot is taken first and held across retries (a host that answers 429 gets fewer
-        requests); the global slot, which bounds requests and bodies in memory, is released while waiting
-        to retry. `handle` runs inside the global slot, so a body is never held outside it.
+        The global slot, which bounds requests and bodies in memory, is held for one attempt and released
+        while waiting to retry; `handle` runs inside it, so a body is never held outside it. A host slot is
+        held only around each request to that host, so no row ever waits for one host while holding another
+        (two hosts redirecting to each other deadlocked when the first host's slot was held throughout). One
+        attempt, redirects and robots.txt fetches included, ends after attempt_timeout.
         """
         url = check_url(url)
-        host = url.host
-        async with self._host_slot(host):
-            for attempt in range(self.options.retries + 1):
-                try:
-                    async with self._in_flight:
-                        response = await self._follow(url, host)
-                        return await handle(response)
-                except DownloadFailure as failure:
-                    delay = self._retry_delay(failure, attempt)
-                    if delay is None:
-                        raise
-                await asyncio.sleep(delay)
+        for attempt in range(self.options.retries + 1):
+            try:
+                async with self._in_flight:
+                    try:
+                        async with asyncio.timeout(self.options.attempt_seconds):
+                            response = await self._follow(url)
+                    except TimeoutError:
+                        raise DownloadFailure("timeout", "the request, its redirects and robots.txt took more "
+                                              f"than {self.options.attempt_seconds:g} s (attempt_timeout)", True)
+                    return await handle(response)
+            except DownloadFailure as failure:
+                delay = self._retry_delay(failure, attempt)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
 
     def _retry_delay(self, failure: DownloadFailure, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up (raising the failure)."""
@@ -168,18 +182,15 @@ class Fetcher:
             return failure.retry_after
         return self.options.backoff * (2 ** attempt) * random.uniform(0.8, 1.2)
 
-    async def _follow(self, url: URL, first_host: str) -> Response:
+    async def _follow(self, url: URL) -> Response:
         seen = {url}
         for hop in range(self.options.max_redirects + 1):
             host = url.host
             self._check_literal(host)  # before robots.txt, so a refused address is reported as such
             if self.options.respect_robots:
                 await self._check_robots(url)
-            if host == first_host:  # already held by fetch()
+            async with self._host_slot(host):
                 result = await self._request(url, host)
-            else:
-                async with self._host_slot(host):
-                    result = await self._request(url, host)
             if isinstance(result, Response):
                 return result
             try:
@@ -251,25 +262,29 @@ class Fetcher:
                                   retryable=status in RETRYABLE_STATUSES,
                                   retry_after=_retry_after(resp.headers.get("Retry-After")))
         if self.options.respect_robots and not for_robots:
-            directive = opt_out_directive(resp.headers.getall("X-Robots-Tag", []), ROBOTS_TOKEN)
+            directive = opt_out_directive(resp.headers.getall("X-Robots-Tag", []), ROBOTS_TOKEN,
+                                          self.options.opt_out_directives)
             if directive:
                 raise DownloadFailure("opted_out", f"X-Robots-Tag: {directive}")
         declared = resp.content_length
-        if declared is not None and declared > max_bytes:
+        if declared is not None and declared > max_bytes and not for_robots:
             raise DownloadFailure("body_too_large", f"Content-Length {declared} is more than "
                                   f"max_body_bytes={max_bytes}")
         # Counted while reading, whatever Content-Length said (aiohttp stops at it, but a chunked or
-        # close-delimited body has none); these are the bytes as sent, still encoded.
-        chunks, size = [], 0
+        # close-delimited body has none); these are the bytes as sent, still encoded. robots.txt is cut at
+        # max_bytes instead (RFC 9309: parse at least the first 500 KiB; a longer file is no reason to allow all).
+        body, size = bytearray(), 0
         async for chunk in resp.content.iter_chunked(256 * 1024):
             size += len(chunk)
             if size > max_bytes:
+                if for_robots:
+                    body += chunk[:max_bytes - len(body)]
+                    break
                 raise DownloadFailure("body_too_large", f"body is more than max_body_bytes={max_bytes}")
-            chunks.append(chunk)
-        body = b"".join(chunks)
+            body += chunk
         encoding = resp.headers.get("Content-Encoding")
         if codings(encoding):  # rare for images; inflating up to max_bytes is CPU work, kept off the loop
-            body = await asyncio.to_thread(decode_body, body, encoding, max_bytes)
+            body = await self._off_loop(decode_body, body, encoding, max_bytes, for_robots)
         content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if not for_robots and not content_type.startswith("image/") and not looks_like_image(body):
             raise DownloadFailure("not_an_image", f"Content-Type {content_type or '(none)'} "
@@ -289,7 +304,9 @@ class Fetcher:
         if isinstance(rules, DownloadFailure):  # the host itself is refused or unreachable
             prefix = "" if rules.status == "blocked_address" else "fetching robots.txt: "
             raise DownloadFailure(rules.status, prefix + rules.message)
-        if not rules.allows(str(url)):
+        # Matching is linear, but a file of wildcard rules against a long path still costs milliseconds.
+        allowed = await self._off_loop(rules.allows, str(url)) if rules.costly(url) else rules.allows(str(url))
+        if not allowed:
             raise DownloadFailure("robots_disallowed", rules.disallow_all or "robots.txt disallows this path")
 
     async def _load_robots(self, origin: str) -> RobotsRules | DownloadFailure:
@@ -300,8 +317,8 @@ class Fetcher:
             for _ in range(5):  # RFC 9309: follow at least five redirects
                 result = await self._request(url, host, ROBOTS_MAX_BYTES, for_robots=True)
                 if isinstance(result, Response):  # up to 512 KiB of rules: parsed off the event loop
-                    return await asyncio.to_thread(parse_robots, result.body.decode("utf-8", "replace"),
-                                                   ROBOTS_TOKEN)
+                    return await self._off_loop(parse_robots, bytes(result.body).decode("utf-8", "replace"),
+                                                ROBOTS_TOKEN)
                 url = check_url(result, base=url)
                 host = url.host
             return RobotsRules()  # too many redirects: RFC 9309 treats it as unavailable (allow)

@@ -5,6 +5,7 @@ Plain Pillow, safe to run in worker threads (Pillow releases the GIL while it de
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,13 @@ _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "
                    "tiff": "TIFF", "ico": "ICO"}
 # Formats Pillow has no reader for, named in refusal messages (Pillow's own readers name theirs).
 _SIGNATURES = ((b"%PDF", "pdf"), (b"<svg", "svg"), (b"<?xml", "xml/svg"))
+# Structural bounds (_check_structure): far above real files, far below what costs a worker seconds.
+MAX_JPEG_SCANS = 100  # progressive JPEGs have about 10
+MAX_JPEG_MARKERS = 1000  # APPn and COM
+MAX_PNG_CHUNKS = 20_000  # a 20 MB PNG in libpng's 8 KB IDATs has 2,500
+MAX_GIF_EXTENSION_BYTES = 1 << 20
+_JPEG_APP_MARKER = re.compile(rb"\xff[\xe0-\xef\xfe]")
+_LEADING = {b"\xff\xd8\xff": "JPEG", b"\x89PN": "PNG", b"GIF": "GIF"}
 # Largest side each encoder can write (libjpeg: 65500; WebP: 16383).
 _MAX_SIDE = {"jpg": 65500, "webp": 16383, "png": 2 ** 31 - 1}
 
@@ -76,6 +84,56 @@ def _open(data: bytes, options: ImageOptions) -> Image.Image:
         raise DownloadFailure("decode_error", "not a readable image: unknown or corrupt format") from None
 
 
+def _check_structure(data, fmt: str) -> None:
+    """Refuse, before decoding, files whose structure would hold a decode thread for seconds or minutes in
+    Pillow or libjpeg: thousands of progressive scans, markers or chunks, or a huge GIF comment (read in
+    quadratic time). Linear scans of the bytes; real files are far inside every bound."""
+    if fmt in ("JPEG", "MPO"):
+        # 0xFF in entropy-coded data is followed by 0x00 or a restart marker, so these count real markers
+        # (an embedded thumbnail or a binary profile may add a few).
+        scans = data.count(b"\xff\xda")
+        if scans > MAX_JPEG_SCANS:
+            raise DownloadFailure("decode_error", f"refused: the JPEG has {scans} scans (more than "
+                                  f"{MAX_JPEG_SCANS}; each one costs a pass over every pixel)")
+        markers = len(_JPEG_APP_MARKER.findall(data))
+        if markers > MAX_JPEG_MARKERS:
+            raise DownloadFailure("decode_error", f"refused: the JPEG has {markers} APP or COM markers (more "
+                                  f"than {MAX_JPEG_MARKERS})")
+    elif fmt == "PNG":
+        _check_png_chunks(data)
+    elif fmt == "GIF":
+        _check_gif_extensions(data)
+
+
+def _check_png_chunks(data) -> None:
+    pos, chunks = 8, 0
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        chunks += 1
+        if chunks > MAX_PNG_CHUNKS:
+            raise DownloadFailure("decode_error", f"refused: the PNG has more than {MAX_PNG_CHUNKS} chunks")
+        if data[pos + 4:pos + 8] == b"IEND":
+            return
+        pos += 12 + length
+
+
+def _check_gif_extensions(data) -> None:
+    """The extension blocks before the first frame (Pillow reads a comment by appending 255-byte pieces)."""
+    if len(data) < 13:
+        return
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    total = 0
+    while pos + 2 <= len(data) and data[pos] == 0x21:  # an extension: label, then sub-blocks up to a 0
+        pos += 2
+        while pos < len(data) and data[pos]:
+            total += data[pos]
+            if total > MAX_GIF_EXTENSION_BYTES:
+                raise DownloadFailure("decode_error", "refused: the GIF's extensions before its first frame "
+                                      f"hold more than {MAX_GIF_EXTENSION_BYTES} bytes")
+            pos += data[pos] + 1
+        pos += 1
+
+
 def _check_output(width: int, height: int, options: ImageOptions) -> None:
     """Refuse, before resizing, an image whose output the encoder cannot hold, or whose resize would allocate
     more than max_output_pixels (resize_mode "no" allocates nothing new: max_pixels bounds the original)."""
@@ -117,18 +175,29 @@ def _exif_orientation(img: Image.Image) -> int:
 
 def _to_8bit(img: Image.Image) -> Image.Image:
     """16-bit, 32-bit integer and float greyscale as 8-bit L with the right levels (Pillow's own convert
-    clips them: a mid-grey 16-bit PNG came out white, a float TIFF in 0..1 black)."""
+    clips them: a mid-grey 16-bit PNG came out white, a float TIFF in 0..1 black). Converted a band of rows
+    at a time: full-size float64 temporaries took 2 GB for a 9400x9400 16-bit PNG."""
     a = np.asarray(img)
     if img.mode == "F":
-        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        top = a.max(initial=0.0)
+        finite = [np.nanmax(np.where(np.isfinite(band), band, np.nan), initial=0.0) for band in _bands(a)]
+        top = max(finite, default=0.0)
         scale = 255.0 if top <= 1.0 else (1.0 if top <= 255.0 else 255.0 / top)  # 0..1, 0..255, or wider
-        a = a * scale
     else:  # I;16*: 0..65535; I: as 8-bit, 16-bit or wider, by its largest value
-        a = a.astype(np.int64)
-        top = a.max(initial=0)
-        a = a if img.mode == "I" and top <= 255 else (a / 257.0 if top <= 65535 else a * (255.0 / top))
-    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+        top = int(a.max(initial=0))
+        scale = 1.0 if img.mode == "I" and top <= 255 else (1 / 257.0 if top <= 65535 else 255.0 / top)
+    out = np.empty(a.shape, np.uint8)
+    for rows, band in zip(_band_slices(a), _bands(a)):
+        band = band.astype(np.float32) * scale
+        out[rows] = np.clip(np.rint(np.nan_to_num(band, nan=0.0, posinf=0.0, neginf=0.0)), 0, 255)
+    return Image.fromarray(out, "L")
+
+
+def _band_slices(a: np.ndarray, rows: int = 256):
+    return [slice(start, start + rows) for start in range(0, a.shape[0], rows)]
+
+
+def _bands(a: np.ndarray):
+    return (a[rows] for rows in _band_slices(a))
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -198,6 +267,7 @@ def process_image(data: bytes, options: ImageOptions) -> ProcessedImage:
     header before decoding, and the size the resize would make before resizing; Pillow's own decompression-bomb
     guard (twice its MAX_IMAGE_PIXELS) stays on as a second line of defence.
     """
+    _check_structure(data, _LEADING.get(bytes(data[:3])))  # before Pillow opens it: opening reads these parts
     img = _open(data, options)
     width, height = img.size  # from the header: nothing is decoded yet
     _check_original(width, height, options)
@@ -220,5 +290,11 @@ def process_image(data: bytes, options: ImageOptions) -> ProcessedImage:
         raise DownloadFailure("decode_error", f"image data is corrupt: {e}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    img = _fit(img, options, target_size(width, height, options))
-    return ProcessedImage(encode(img, options), img.width, img.height, width, height)
+    try:
+        img = _fit(img, options, target_size(width, height, options))
+        # Nothing of the source's metadata is stored: a comment or a profile is the sender's text, not ours.
+        img.info.clear()
+        data = encode(img, options)
+    except (OSError, ValueError, MemoryError) as e:
+        raise DownloadFailure("decode_error", f"cannot resize or encode the image: {e}") from None
+    return ProcessedImage(data, img.width, img.height, width, height)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from .options import ManifestOptions
 from .writer import OUTPUT_COLUMNS
 
-FORMATS = ("parquet", "csv", "tsv", "jsonl")
+FORMATS = ("parquet", "csv", "tsv", "jsonl", "txt")  # txt: one URL a line, no header (img2dataset's txt)
 _COMPRESSIONS = (".gz", ".bz2", ".zst", ".xz")
 _BATCH_ROWS = 65_536
 # What reading a damaged or mislabelled file raises (gzip: OSError/EOFError; pyarrow: ArrowException;
@@ -31,10 +31,11 @@ def detect_format(path: str) -> str:
     for ext in _COMPRESSIONS:
         name = name.removesuffix(ext)
     ext = name.rsplit(".", 1)[-1]
+    # A .txt name is read as CSV (with a header), as before; a bare URL list is `--manifest-format txt`.
     fmt = {"json": "jsonl", "ndjson": "jsonl", "txt": "csv", "pq": "parquet"}.get(ext, ext)
     if fmt not in FORMATS:
-        raise ManifestError(f"cannot tell the format of {path}: name it .parquet, .csv, .tsv or .jsonl "
-                            "(optionally .gz), or pass --input-format")
+        raise ManifestError(f"cannot tell the format of {path}: name it .parquet, .csv, .tsv, .jsonl or .txt "
+                            "(optionally .gz), or pass --manifest-format")
     return fmt
 
 
@@ -95,6 +96,11 @@ def _read_batches(path: str, fmt: str, text_columns: list[str]):
             # Parquet needs a seekable file: compressed Parquet is read into memory first.
             source = f if f.seekable() else pa.BufferReader(f.read())
             yield from pq.ParquetFile(source).iter_batches(batch_size=_BATCH_ROWS)
+        elif fmt == "txt":  # a URL a line: one column, named by url_col, with no delimiter and no quoting
+            parse = pcsv.ParseOptions(delimiter="\x1f", quote_char=False, ignore_empty_lines=True)  # no URL has it
+            read = pcsv.ReadOptions(block_size=1 << 24, column_names=[text_columns[0]])
+            convert = pcsv.ConvertOptions(column_types={text_columns[0]: pa.string()}, strings_can_be_null=False)
+            yield from pcsv.open_csv(f, parse_options=parse, read_options=read, convert_options=convert)
         elif fmt in ("csv", "tsv"):
             parse = pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", quote_char=False if fmt == "tsv"
                                       else '"', newlines_in_values=fmt == "csv")

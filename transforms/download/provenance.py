@@ -35,7 +35,8 @@ VERSION = 1
 DOWNLOAD_RUN_OPTIONS = frozenset({
     "output", "processes", "decode_threads", "progress",
     "fetch.concurrency", "fetch.per_host_concurrency", "fetch.connect_timeout", "fetch.read_timeout",
-    "fetch.total_timeout", "fetch.retries", "fetch.backoff", "fetch.max_retry_after", "fetch.user_agent",
+    "fetch.total_timeout", "fetch.attempt_timeout", "fetch.retries", "fetch.backoff", "fetch.max_retry_after",
+    "fetch.user_agent",
 })
 _SAMPLE_BYTES = 1 << 20
 

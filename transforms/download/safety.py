@@ -20,6 +20,8 @@ from aiohttp import TCPConnector
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from .options import OPT_OUT_DIRECTIVES
+
 # Cloud metadata services: never fetched, even with allow_private_network (they are never images and
 # are the classic server-side request forgery target).
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
@@ -28,7 +30,6 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "100.100.100.200",  # Alibaba Cloud
     "fd00:ec2::254",  # AWS IPv6
 ))
-OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex", "none")
 
 
 MAX_WILDCARD_RULES = 500  # real files have a few dozen; more only serve to make matching cost CPU
@@ -48,9 +49,13 @@ _IPV4_EMBEDDING = tuple(ipaddress.ip_network(n) for n in (
     "::ffff:0:0/96",  # IPv4-mapped
     "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 2765)
     "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052)
-    "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215), last 32 bits with a /96 inside it
     "::/96",  # IPv4-compatible (deprecated, RFC 4291); :: and ::1 are judged as themselves
 ))
+
+
+# RFC 8215's local-use NAT64 prefix: with /48, /56 or /64 layouts the IPv4 sits in other bits (RFC 6052), so
+# no single reading of it is safe: refused unless allowed_networks names it.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -86,6 +91,8 @@ class AddressPolicy:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             return f"{address!r} is not an IP address"
+        if ip in _LOCAL_NAT64 and not any(ip in net for net in self._networks):
+            return f"{ip} is a local-use NAT64 address: where its IPv4 sits depends on the network's prefix"
         judged = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else []
         for one in judged or [ip]:
             reason = self._refusal(one)
@@ -233,6 +240,10 @@ class RobotsRules:
             self.disallow_all = (f"robots.txt has {len(self._wildcard)} wildcard rules, more than "
                                  f"{MAX_WILDCARD_RULES}: the site counts as disallowed")
 
+    def costly(self, url) -> bool:
+        """Whether matching `url` may take long enough (wildcard rules x path length) to run off the loop."""
+        return len(self._wildcard) * len(str(url)) > 100_000
+
     def allows(self, url: str) -> bool:
         if self.disallow_all is not None:
             return False
@@ -275,7 +286,7 @@ def parse_robots(text: str, token: str) -> RobotsRules:
     return RobotsRules([RobotsRule.parse(allow, v) for allow, v in merged])
 
 
-def opt_out_directive(header_values: list[str], token: str) -> str | None:
+def opt_out_directive(header_values: list[str], token: str, directives=OPT_OUT_DIRECTIVES) -> str | None:
     """The X-Robots-Tag directive that opts this response out of our crawl, or None."""
     token = token.lower()
     for value in header_values:
@@ -287,6 +298,6 @@ def opt_out_directive(header_values: list[str], token: str) -> str | None:
                 continue  # a rule for another crawler
         for directive in value.split(","):
             directive = directive.strip().lower()
-            if directive in OPT_OUT_DIRECTIVES:
+            if directive in directives:
                 return directive
     return None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transforms.flag import opt
 from transforms.language.registry import BACKENDS, WORD_BACKENDS
 
 # Chosen by benchmarks/language.py: the one candidate past both 0.93 accuracy and 20,000 texts/s on one core
@@ -43,12 +44,19 @@ class LanguageOptions:
       backend supports it: py3langid), "on" or "off". On gettext_600 it takes the default from 0.928 to 0.947.
     """
 
-    backend: str = DEFAULT_BACKEND
-    keep: tuple[str, ...] | str = ("en",)
-    min_confidence: float = 0.0
-    restrict: tuple[str, ...] | None = WEB_LANGUAGES
-    prior: str = "web"
-    words: str = "auto"
+    backend: str = opt(DEFAULT_BACKEND, "language identifier", flag="language-backend", choices=BACKENDS)
+    keep: tuple[str, ...] | str = opt(("en",), "languages kept, comma-separated ISO 639-1 codes, or 'all' to "
+                                      "annotate without filtering", flag="languages", parse=lambda s: _keep(s),
+                                      shown="en")
+    min_confidence: float = opt(0.0, "a kept language below this confidence is dropped too (0: no threshold)",
+                                flag="language-min-confidence")
+    restrict: tuple[str, ...] | None = opt(WEB_LANGUAGES, "the languages the model chooses among: 'web' (the 30 "
+                                           "with most web pages), 'all' the backend knows, or codes",
+                                           flag="language-restrict", parse=lambda s: _restrict(s), shown="web")
+    prior: str = opt("web", "weigh candidate languages by their share of web pages, or keep the model's own "
+                     "prior", flag="language-prior", choices=PRIORS)
+    words: str = opt("auto", "add wordfreq's word frequencies to the model's n-grams (auto: on for py3langid)",
+                     flag="language-words", choices=WORDS)
 
     def __post_init__(self):
         if self.prior not in PRIORS:
@@ -70,13 +78,7 @@ class LanguageOptions:
     def from_strings(cls, backend: str = DEFAULT_BACKEND, keep: str = "en", min_confidence: float = 0.0,
                      restrict: str = "web", prior: str = "web", words: str = "auto") -> LanguageOptions:
         """From command-line values: keep "en,de" or "all"; restrict "web", "all" or "en,de,fr"."""
-        if restrict == "web":
-            restrict_codes = WEB_LANGUAGES
-        elif restrict == ALL:
-            restrict_codes = None
-        else:
-            restrict_codes = _codes(restrict)
-        return cls(backend, ALL if keep == ALL else _codes(keep), min_confidence, restrict_codes, prior, words)
+        return cls(backend, _keep(keep), min_confidence, _restrict(restrict), prior, words)
 
     @property
     def candidates(self) -> tuple[str, ...] | None:
@@ -107,6 +109,16 @@ class LanguageOptions:
         if confidence < self.min_confidence:
             return REASON, f"{detail} below min_confidence {self.min_confidence:.2f}"
         return None
+
+
+def _keep(value: str) -> tuple[str, ...] | str:
+    return ALL if value == ALL else _codes(value)
+
+
+def _restrict(value: str) -> tuple[str, ...] | None:
+    if value == "web":
+        return WEB_LANGUAGES
+    return None if value == ALL else _codes(value)
 
 
 def _codes(value: str) -> tuple[str, ...]:

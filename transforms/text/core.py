@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from ..flag import opt
 from urllib.parse import urlsplit
 
 import ftfy
@@ -38,11 +40,13 @@ _FTFY_MAY_CHANGE = re.compile(r"[^\x20-\x25\x27-\x7e]")
 
 @dataclass(frozen=True)
 class TextOptions:
-    min_chars: int = 2
-    max_chars: int = 1000
-    min_words: int = 1
-    max_url_chars: int = 2048
-    fix_mojibake: bool = True
+    """The text and URL rules (see the module docstring for every drop reason)."""
+
+    min_chars: int = opt(2, "drop alt texts shorter than this many characters", flag="min-text-chars")
+    max_chars: int = opt(1000, "drop alt texts longer than this many characters", flag="max-text-chars")
+    min_words: int = opt(1, "drop alt texts of fewer words", flag="min-text-words")
+    max_url_chars: int = opt(2048, "drop image URLs longer than this many characters")
+    fix_mojibake: bool = opt(True, "repair mojibake with ftfy (off: Unicode NFC only)")
 
 
 def normalise(text: str, fix_mojibake: bool = True) -> str:

@@ -3,8 +3,9 @@ query list, balance, keep the chosen languages, dedup, then download the images 
 
 Runs on Beam: the embedded FnApiRunner by default; every Beam flag works (--runner=DataflowRunner
 --project ... --region ... --temp_location gs://... --setup_file ./setup.py, or the SparkRunner / a
-portable job server). Beam flags use underscores: --shard_size, --balance_t, ...  See `wit build --help`
-for the wit flags; Beam's own are in its documentation."""
+portable job server). wit's flags are spelt with dashes (--shard-size, --balance-t; underscores work too);
+Beam's keep Beam's spelling (--direct_num_workers). See `wit build --help` for wit's flags; Beam's own are
+in its documentation."""
 from __future__ import annotations
 
 HELP = "build a balanced corpus from crawl files or manifests (the main Beam job)"
@@ -12,14 +13,14 @@ BEAM_ARGS = True  # unknown flags are Beam's: passed on to PipelineOptions
 
 
 def register(p) -> None:
-    from wit_pipeline.build_flags import add_build_flags
-    # Show wit's own flags in --help; everything (Beam flags too) is parsed by PipelineOptions in run().
+    from wit_pipeline.options import add_build_flags
     add_build_flags(p)
 
 
 def run(args) -> int:
-    from wit_pipeline.pipeline import report, run as run_pipeline
-    summary = run_pipeline(args.command_argv)
+    from wit_pipeline.options import config_from_args
+    from wit_pipeline.pipeline import report, run_config
+    summary = run_config(config_from_args(args), args.extra_args)
     print(f"wit build finished in {summary['seconds']} s")
     print(report(summary["stages"]))
     return 0

@@ -10,56 +10,29 @@ from __future__ import annotations
 
 import json
 
+from wit_pipeline import flags
+
 HELP = "extract candidate (image URL, alt text) pairs from WAT/WARC files or manifests"
 BEAM_ARGS = True  # unknown flags are Beam's: passed on to PipelineOptions
 
-_PARSER = None  # this command's own parser, to tell its flags from Beam's in run()
+_FLAGS: list = []  # its flags, made from CrawlOptions
+# Older names of the crawl flags, still accepted (hidden from --help).
+CRAWL_ALIASES = {"caption_col": ["text-col", "text_col"], "input_kind": ["format"]}
 
 
 def register(p) -> None:
-    global _PARSER
-    _PARSER = p
+    from transforms.crawl.options import CrawlOptions  # Beam-free: `wit --help` does not import Beam
+
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="WAT/WARC files, manifests, folders, globs, fsspec URLs or CC path listings")
     p.add_argument("--output", "-o", required=True, help="output folder: a path or gs://, s3://, ... URL")
-    p.add_argument("--format", choices=["auto", "wat", "warc", "manifest"], default="auto",
-                   help="kind of every input file; auto: from each file's name, else from its first record")
-    g = p.add_argument_group("candidates")
-    g.add_argument("--no-title", action="store_true", help="do not keep <img title> (kept in its own column)")
-    g.add_argument("--no-srcset", action="store_true", help="do not fall back to srcset when src is unusable")
-    g.add_argument("--max-text-len", type=int, default=4096, help="skip (and count) longer alt texts")
-    g.add_argument("--max-url-len", type=int, default=4096, help="skip (and count) longer URLs")
-    g = p.add_argument_group("manifests")
-    g.add_argument("--url-col", default=None, help="default: the first of url, URL, image_url")
-    g.add_argument("--text-col", default=None, help="default: the first of caption, text, TEXT, alt, CAPTION")
-    g.add_argument("--manifest-format", choices=["parquet", "csv", "tsv", "jsonl"], default=None,
-                   help="default: from the file name")
-    g = p.add_argument_group("Common Crawl path listings")
-    g.add_argument("--cc-prefix", default="https://data.commoncrawl.org/",
-                   help="prepended to each listed path (s3://commoncrawl/ on AWS)")
-    g.add_argument("--paths-count", type=int, default=None, help="read the first N files of each listing")
-    g.add_argument("--paths-sample", type=int, default=None, help="or a seeded random sample of N files")
-    g.add_argument("--paths-seed", type=int, default=0)
-
-
-def _split_argv(args) -> tuple[object, list[str]]:
-    """(this command's arguments, Beam's arguments): Beam's are those after `--` and the unknown ones."""
-    argv = list(getattr(args, "command_argv", None) or [])
-    if not argv or _PARSER is None:
-        return args, []
-    own, after = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
-    parsed, unknown = _PARSER.parse_known_args(own)
-    return parsed, unknown + after
+    _FLAGS[:] = flags.add_flags(p, CrawlOptions, group="candidates", aliases=CRAWL_ALIASES)
 
 
 def options_from_args(args):
     from transforms.crawl.options import CrawlOptions
 
-    return CrawlOptions(format=args.format, url_col=args.url_col, text_col=args.text_col,
-                        manifest_format=args.manifest_format, keep_title=not args.no_title,
-                        use_srcset=not args.no_srcset, max_text_len=args.max_text_len,
-                        max_url_len=args.max_url_len, cc_prefix=args.cc_prefix, paths_count=args.paths_count,
-                        paths_sample=args.paths_sample, paths_seed=args.paths_seed)
+    return flags.build(CrawlOptions, args, _FLAGS)
 
 
 def run(args) -> int:
@@ -73,7 +46,7 @@ def run(args) -> int:
     from transforms.crawl.output import CANDIDATES_DIR, ERRORS_DIR, ERRORS_FILE, join, part_name, \
         remove_stale_parts
 
-    args, beam_args = _split_argv(args)
+    beam_args = list(args.extra_args)  # what wit does not know, and everything after `--`
     options = options_from_args(args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args = ["--runner=FnApiRunner", *beam_args]  # Beam's default would fetch its Prism binary first

@@ -60,9 +60,9 @@ def run(args) -> int:
         _step("wit build on the embedded Beam runner (FnApiRunner)")
         corpus = os.path.join(out, "corpus")
         code = wit(["build", "--input", warc, "--queries", os.path.join(out, "queries", "queries.json"),
-                    "--output", corpus, "--balance_t", "25", "--shard_size", "100", "--image_size", "128",
+                    "--output", corpus, "--balance-t", "25", "--shard-size", "100", "--image-size", "128",
                     # The mini-web is on loopback, so loopback is allowed explicitly; nothing else non-public is.
-                    "--allow_network", "127.0.0.0/8", "--download_timeout", "10", "--runner", "FnApiRunner"])
+                    "--allow-network", "127.0.0.0/8", "--total-timeout", "10", "--runner", "FnApiRunner"])
         if code:
             return code
     _report(corpus)

@@ -7,60 +7,30 @@ are passed on (after `--` too), e.g. `wit queries build ... --runner=DataflowRun
 --temp_location=gs://B/tmp --setup_file=./setup.py` (inputs and --output may then be gs:// URLs)."""
 from __future__ import annotations
 
-import argparse
 from collections import Counter
+
+from wit_pipeline import flags
 
 HELP = "build a CLIP-style query list (Wikipedia words and bigrams, page views, WordNet)"
 BEAM_ARGS = True  # unknown flags of `build` are Beam's: passed on to PipelineOptions
-_PARSERS = {}  # action -> its parser, to tell wit's flags from Beam's in run()
+_FLAGS: list = []  # the build's flags, made from QueryBuildOptions
 
 
 def register(p) -> None:
     from queries.options import QueryBuildOptions  # Beam-free: `wit --help` does not import Beam
 
-    d = QueryBuildOptions(output="-", wordnet="-")  # the defaults, shown by --help
+    fmt = flags.HelpFormatter
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     b = actions.add_parser("build", help="build queries.parquet and queries.json from real inputs",
-                           description=__doc__, formatter_class=fmt)
+                           description=__doc__, formatter_class=fmt, allow_abbrev=False)
     b.add_argument("--output", "-o", required=True, help="output folder: a path or gs://, s3://, ... URL")
-    g = b.add_argument_group("inputs (at least one)")
-    g.add_argument("--wikipedia", nargs="+", default=[], metavar="PATH",
-                   help="pages-articles XML dump (.xml or .xml.bz2), plain text (one paragraph a line, "
-                        "optionally .gz) or JSONL with a 'text' field; files, globs or folders")
-    g.add_argument("--pageviews", nargs="+", default=[], metavar="PATH",
-                   help="Wikimedia page-view dump files (`domain title views bytes` lines, optionally .gz/.bz2); "
-                        "files, globs or folders")
-    g.add_argument("--wordnet", default=None, metavar="DIR",
-                   help="WordNet database folder with data.noun, data.verb, ... (e.g. /usr/share/wordnet)")
-    g = b.add_argument_group("selection")
-    g.add_argument("--min-count", type=int, default=d.min_count, help="occurrences a Wikipedia word needs")
-    g.add_argument("--bigram-min-count", type=int, default=d.bigram_min_count,
-                   help="occurrences a Wikipedia word pair needs")
-    g.add_argument("--pmi-threshold", type=float, default=d.pmi_threshold,
-                   help="pointwise mutual information (bits) a word pair needs")
-    g.add_argument("--pageview-threshold", type=int, default=d.pageview_threshold,
-                   help="page views (summed over the files) an article title needs")
-    g.add_argument("--wiki", default=d.wiki, help="which Wikipedia's page views: a language code (en, de, ...)")
-    g.add_argument("--max-size", type=int, default=None,
-                   help="keep at most this many queries, the highest-scoring share of each source")
-    b.add_argument("beam_args", nargs="*", metavar="BEAM_ARG",
-                   help="Apache Beam pipeline options (default runner: FnApiRunner)")
+    _FLAGS[:] = flags.add_flags(b, QueryBuildOptions, group="inputs (at least one) and selection")
 
     i = actions.add_parser("info", help="count a query list's entries (JSON, Parquet or text)",
                            description="Count and show the queries of a list in any accepted format.",
-                           formatter_class=fmt)
+                           formatter_class=fmt, allow_abbrev=False)
     i.add_argument("path", help="queries.json / metadata.json, queries.parquet, or a .txt list (optionally .gz)")
     i.add_argument("--show", type=int, default=10, help="how many queries to print")
-    _PARSERS.update(build=b, info=i)
-
-
-def _unknown_flags(args) -> list[str]:
-    """The flags after the action that its parser does not know (wit's CLI parses with parse_known_args)."""
-    argv = getattr(args, "command_argv", None)
-    if argv is None:
-        return []
-    return _PARSERS[args.action].parse_known_args(argv[argv.index(args.action) + 1:])[1]
 
 
 def run(args) -> int:
@@ -71,12 +41,9 @@ def _build(args) -> int:
     from queries.build import build_queries
     from queries.options import QueryBuildOptions
 
-    options = QueryBuildOptions(
-        output=args.output, wikipedia=tuple(args.wikipedia), pageviews=tuple(args.pageviews), wordnet=args.wordnet,
-        min_count=args.min_count, bigram_min_count=args.bigram_min_count, pmi_threshold=args.pmi_threshold,
-        pageview_threshold=args.pageview_threshold, wiki=args.wiki, max_size=args.max_size)
+    options = flags.build(QueryBuildOptions, args, _FLAGS, output=args.output)
     # Beam's flags: those wit does not know, and any after `--`.
-    summary = build_queries(options, beam_args=_unknown_flags(args) + list(args.beam_args))
+    summary = build_queries(options, beam_args=list(args.extra_args))
     print(summary.report())
     return 0
 
@@ -84,8 +51,8 @@ def _build(args) -> int:
 def _info(args) -> int:
     from transforms.match.query_list import detect_format, load_queries
 
-    if _unknown_flags(args):
-        raise ValueError(f"unrecognized arguments: {' '.join(_unknown_flags(args))}")
+    if args.extra_args:
+        raise ValueError(f"unrecognized arguments: {' '.join(args.extra_args)}")
 
     queries = load_queries(args.path)
     line = f"{args.path}: {len(queries):,} queries"

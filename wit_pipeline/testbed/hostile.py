@@ -93,6 +93,37 @@ def _float_tiff(value: float = 0.5) -> bytes:
     return _save(Image.new("F", (64, 48), value), "TIFF")
 
 
+def progressive_jpeg(extra_scans: int = 0) -> bytes:
+    """A small progressive JPEG whose last scan is repeated `extra_scans` times (libjpeg only warns): each
+    repeat costs a pass over every block."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 120, 30)).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    last = data.rindex(b"\xff\xda")
+    return data[:-2] + data[last:-2] * extra_scans + b"\xff\xd9"
+
+
+def jpeg_with_markers(n: int) -> bytes:
+    """A JPEG with `n` empty APP1 segments before its frame."""
+    return b"\xff\xd8" + b"\xff\xe1\x00\x02" * n + progressive_jpeg()[2:]
+
+
+def png_with_chunks(n: int) -> bytes:
+    """An 8x8 PNG with `n` empty ancillary chunks after its header."""
+    data = _png(Image.new("RGB", (8, 8)))
+    chunk = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
+    return data[:33] + chunk * n + data[33:]
+
+
+def gif_with_comment(size: int) -> bytes:
+    """An 8x8 GIF with a comment extension of about `size` bytes before its frame (built by hand: Pillow
+    writes a long comment as slowly as it reads one)."""
+    data = _save(Image.new("L", (8, 8)), "GIF")  # Pillow writes a 256-entry global colour table
+    start = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    blocks = -(-size // 255)
+    return data[:start] + b"\x21\xfe" + (b"\xff" + b"c" * 255) * blocks + b"\x00" + data[start:]
+
+
 # kind -> (bytes factory, what it is). Refused by default: every format outside JPEG, PNG, WebP and GIF.
 HOSTILE_IMAGES = {
     "tiff": (lambda: _save(Image.new("RGB", (64, 48), (200, 30, 30)), "TIFF"), "a TIFF"),
@@ -108,6 +139,10 @@ HOSTILE_IMAGES = {
     "wide_100000": (lambda: _png(Image.new("L", (100000, 1), 128)), "a 100000x1 PNG"),
     "tall_100000": (lambda: _png(Image.new("L", (1, 100000), 128)), "a 1x100000 PNG"),
     "png_as_jpeg": (lambda: _png(Image.new("RGB", (64, 48), (30, 200, 30))), "a PNG labelled image/jpeg (fine)"),
+    "jpeg_scans": (lambda: progressive_jpeg(5000), "a progressive JPEG with 5,000 copies of a scan"),
+    "jpeg_markers": (lambda: jpeg_with_markers(100_000), "a JPEG with 100,000 APP1 markers"),
+    "png_chunks": (lambda: png_with_chunks(200_000), "a PNG with 200,000 ancillary chunks"),
+    "gif_comment": (lambda: gif_with_comment(4 << 20), "a GIF with a 4 MiB comment (read in quadratic time)"),
 }
 
 

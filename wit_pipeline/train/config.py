@@ -1,4 +1,4 @@
-"""Named model sizes, from `tiny` (CPU tests, seconds per hundred steps) to CLIP's RN50 and ViT-B/32."""
+"""Named model sizes, from `tiny` (for CPU tests) to CLIP's RN50 and ViT-B/32."""
 from __future__ import annotations
 
 import dataclasses

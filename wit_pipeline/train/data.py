@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import signal
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from wit_pipeline.train import augment
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
 CAPTION_KEY = "txt"
 
@@ -43,7 +45,6 @@ class DataOptions:
     train: bool = True  # random resized crop (train) or resize + centre crop (eval)
     crop_scale: tuple = (0.9, 1.0)
     max_consecutive_bad: int = 1000
-    num_samples: int | None = None  # samples in one epoch; default from sizes.json
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -216,13 +217,42 @@ class ShardStream(IterableDataset):
 
 def _worker_init(_):
     torch.set_num_threads(1)  # decoding is Pillow's; torch threads in workers only fight the trainer's
+    # A stop signal sent to the whole process group (`timeout`, Slurm's scancel, container runtimes) is the
+    # trainer's to handle: it saves a checkpoint, then stops the workers itself (stop_workers).
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held back by start_workers until now
+
+
+def start_workers(loader: DataLoader):
+    """iter(loader), with the stop signals held back while its workers start: one sent in that moment reaches
+    the trainer once they ignore it, instead of killing a worker before it could."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        return iter(loader)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def stop_workers(batches) -> None:
+    """Shut the loader's workers down now (persistent ones otherwise linger until interpreter exit). They ignore
+    SIGTERM, so torch's last resort for one that does not finish, terminate(), cannot end it: it is killed."""
+    workers = list(getattr(batches, "_workers", ()))
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    for w in workers:
+        if w.is_alive():
+            w.kill()
+            w.join()
 
 
 def make_loader(opts: DataOptions, tokenizer_json: str, context_length: int, rank: int = 0, world_size: int = 1,
                 cursors: dict | None = None, urls: list[str] | None = None, rotation: int = 0,
                 bad: dict | None = None, pin_memory: bool = False) -> tuple[DataLoader, int]:
     """The training DataLoader and the worker count it uses (never more streams than shards, which would
-    leave a stream with nothing to read). `rotation`: batches already taken from this rank's loader."""
+    leave a stream with nothing to read). `rotation`: batches already taken from this rank's loader. Its
+    workers ignore SIGINT and SIGTERM: start them with start_workers, end them with stop_workers."""
     if urls is None:
         urls, _ = resolve_shards(opts.data)
     workers = opts.workers

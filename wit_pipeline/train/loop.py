@@ -1,9 +1,12 @@
 """The training loop: `train(TrainOptions)`; one process, or one per rank under torchrun (DDP).
 
-Per step: take `accum_freq` batches (timing the wait for each), forward under autocast, the contrastive loss
-over the whole accumulated batch (features of the other micro-batches cached, as open_clip does, so
-accumulation gives the same gradient as one big batch), backward, clip, AdamW, the cosine schedule, clamp the
-temperature. Every `save_every` steps a checkpoint; every `log_every` steps a JSONL line.
+`train` reads top to bottom: set-up (a resumed run takes its model config, tokenizer, weights, optimiser, RNG
+and data positions from the checkpoint, a fresh one makes them), then the loop. A `State` holds what a step
+changes and a checkpoint keeps; `_step(state, micro)` is one optimiser step: forward under autocast, the
+contrastive loss over the whole accumulated batch (features of the other micro-batches cached, as open_clip
+does, so accumulation gives the same gradient as one big batch), backward, clip, AdamW, the cosine schedule,
+clamp the temperature. Every `save_every` steps a checkpoint; every `log_every` steps a JSONL line. SIGTERM
+(to the trainer or its whole process group) saves a checkpoint after the current step and stops cleanly.
 """
 from __future__ import annotations
 
@@ -13,15 +16,19 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
 
 from wit_pipeline.train import augment, checkpoint
 from wit_pipeline.train.config import ModelConfig, model_config
-from wit_pipeline.train.data import DataOptions, check_shard, iter_captions, make_loader, resolve_shards
+from wit_pipeline.train.data import (DataOptions, check_shard, iter_captions, make_loader, resolve_shards,
+                                     start_workers, stop_workers)
 from wit_pipeline.train.loss import ClipLoss
 from wit_pipeline.train.model import CLIP, parameter_count
 from wit_pipeline.train.tokenizer import Tokenizer, train_tokenizer
@@ -187,15 +194,14 @@ def _truncate_metrics(output: str, step: int) -> None:
 
 class StopRequest:
     """SIGTERM (a preempted VM, a job scheduler's notice) asks for a checkpoint at the end of the current step
-    and a clean exit, so `--resume latest` loses nothing."""
+    and a clean exit, so `--resume latest` loses nothing. Loader workers ignore it (data.py): sent to the whole
+    process group, it is still the trainer's to handle."""
 
     def __init__(self):
         self.requested = False
         self._previous = None
 
     def install(self) -> "StopRequest":
-        import signal
-        import threading
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         return self
@@ -204,10 +210,69 @@ class StopRequest:
         log.warning("SIGTERM: saving a checkpoint after this step, then stopping")
         self.requested = True
 
+    def on_any_rank(self, d: Dist, device: torch.device) -> bool:
+        """Every rank stops at the same step, or the others would wait in a collective."""
+        if d.world_size == 1:
+            return self.requested
+        flag = torch.tensor([int(self.requested)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
     def restore(self) -> None:
-        import signal
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
+
+
+@dataclass
+class State:
+    """What a step changes and a checkpoint keeps: the model, its optimiser, schedule, scaler and loss, the step
+    count and where each data stream of this rank stands."""
+    model: CLIP  # the bare model: its weights are what a checkpoint holds
+    optimizer: torch.optim.Optimizer
+    loss: ClipLoss
+    device: torch.device
+    scheduler: Any = None  # stepped after each optimiser step
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
+    autocast: Any = field(default_factory=contextlib.nullcontext)  # bf16/fp16 autocast; fp32: a no-op
+    grad_clip: float = 0.0  # max global gradient norm; 0 = off
+    ddp: torch.nn.Module | None = None  # the model in DistributedDataParallel; one process: the model itself
+    forward: Callable | None = None  # what a step calls: ddp, compiled or not
+    step: int = 0
+    consumed: int = 0  # micro-batches taken from this rank's loader
+    cursors: dict = field(default_factory=dict)  # stream -> raw samples read (data.py)
+    bad: dict = field(default_factory=dict)  # stream -> bad samples met
+
+    def __post_init__(self):
+        if self.ddp is None:
+            self.ddp = self.model
+        if self.forward is None:
+            self.forward = self.ddp
+
+    def restore(self, saved: dict, rank: int) -> None:
+        """Continue where a checkpoint written by `_save_checkpoint` stopped."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if self.scaler and saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        rngs = saved["rng"]
+        checkpoint.set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0], self.device)
+        self.step, self.consumed = saved["step"], saved["batches_consumed"]
+        self.cursors, self.bad = dict(saved["data"]["cursors"]), dict(saved["data"]["bad"])
+
+
+def _save_checkpoint(state: State, d: Dist, folder: str, keep: int, streams: tuple, run_info: dict) -> None:
+    """Rank 0 writes the weights with every rank's data positions and RNG state; the others wait for it."""
+    cursors, bad, rngs = _rank_states(state.cursors, state.bad, state.device, d)
+    if d.main:
+        checkpoint.save({
+            "step": state.step, "batches_consumed": state.consumed, "model": state.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict(),
+            "scaler": state.scaler.state_dict() if state.scaler else None, "rng": rngs,
+            "data": {"cursors": cursors, "bad": bad, "streams": streams}, **run_info,
+        }, folder, state.step, keep)
+    if d.world_size > 1:
+        dist.barrier()
 
 
 def _rank_states(cursors: dict, bad: dict, device: torch.device, d: Dist) -> tuple[dict, dict, list]:
@@ -225,6 +290,117 @@ def _rank_states(cursors: dict, bad: dict, device: torch.device, d: Dist) -> tup
     return all_cursors, all_bad, [rng for _, _, rng in gathered]
 
 
+def _resume_checkpoint(opts: TrainOptions, folder: str, d: Dist) -> dict | None:
+    """The checkpoint a resumed run continues from, or None for a fresh start. Metrics lines past it go: those
+    steps are trained again."""
+    if not opts.resume:
+        return None
+    if opts.resume == "latest" and not checkpoint.list_checkpoints(folder):
+        log.info("--resume latest: no checkpoint in %s yet, starting fresh", folder)
+        return None
+    path = checkpoint.find(opts.resume, folder)
+    saved = checkpoint.load(path)
+    log.info("resuming from %s (step %d)", path, saved["step"])
+    if d.main:
+        _truncate_metrics(opts.output, saved["step"])
+    return saved
+
+
+def _config_and_tokenizer(opts: TrainOptions, urls: list[str], saved: dict | None,
+                          d: Dist) -> tuple[ModelConfig, Tokenizer]:
+    if saved:
+        cfg = ModelConfig.from_dict(saved["model_config"])
+        tokenizer = Tokenizer.from_json(saved["tokenizer"], cfg.text.context_length)
+    else:
+        base = model_config(opts.model).replace(context_length=opts.context_length, image_size=opts.image_size)
+        tokenizer = prepare_tokenizer(opts, urls, base, d)
+        # The embedding table fits the trained vocabulary unless a larger size is asked for explicitly.
+        cfg = base.replace(vocab_size=max(tokenizer.vocab_size, opts.vocab_size or 0))
+    if tokenizer.vocab_size > cfg.text.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only {cfg.text.vocab_size}")
+    return cfg, tokenizer
+
+
+def _total_steps(opts: TrainOptions, num_samples: int | None, global_batch: int) -> int:
+    if opts.steps is not None:
+        return opts.steps
+    if not num_samples:
+        raise ValueError("no sizes.json with the data: give --steps")
+    return max(1, math.ceil(opts.epochs * num_samples / global_batch))
+
+
+def _make_state(opts: TrainOptions, cfg: ModelConfig, total_steps: int, device: torch.device, d: Dist,
+                saved: dict | None) -> State:
+    """The model and its optimiser, fresh or as `saved` left them, then wrapped for DDP and torch.compile."""
+    torch.manual_seed(opts.seed)  # the same initial weights on every rank (DDP also broadcasts them)
+    model = CLIP(cfg).to(device)
+    if opts.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+    optimizer = torch.optim.AdamW(param_groups(model, opts.weight_decay), lr=opts.lr,
+                                  betas=(opts.beta1, opts.beta2), eps=opts.eps)
+    low = torch.bfloat16 if opts.precision == "bf16" else torch.float16
+    state = State(
+        model=model, optimizer=optimizer, device=device, grad_clip=opts.grad_clip,
+        loss=ClipLoss(local_loss=opts.local_loss, rank=d.rank, world_size=d.world_size),
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, opts.warmup, total_steps)),
+        scaler=torch.amp.GradScaler("cuda") if opts.precision == "fp16" else None,
+        autocast=torch.autocast(device.type, dtype=low) if opts.precision != "fp32" else contextlib.nullcontext())
+    if saved:
+        state.restore(saved, d.rank)
+    if d.world_size > 1:
+        state.ddp = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    state.forward = torch.compile(state.ddp) if opts.compile else state.ddp
+    return state
+
+
+def _write_run_files(opts: TrainOptions, state: State, cfg: ModelConfig, tokenizer: Tokenizer, info: dict) -> None:
+    """train_config.json and tokenizer.json in the run folder (rank 0)."""
+    parameters = parameter_count(state.model)
+    with open(os.path.join(opts.output, "train_config.json"), "w") as f:
+        json.dump({"options": dataclasses.asdict(opts), "model_config": cfg.to_dict(), "parameters": parameters,
+                   **info}, f, indent=1)
+    tokenizer.save(os.path.join(opts.output, "tokenizer.json"))
+    log.info("model %s: %.2fM parameters; %d steps of %d samples", opts.model, parameters / 1e6,
+             info["total_steps"], info["global_batch"])
+
+
+class Window:
+    """Sums over the steps since the last metrics line."""
+
+    def __init__(self):
+        self.loss, self.steps, self.wait, self.time, self.samples = 0.0, 0, 0.0, 0.0, 0
+
+    def add(self, loss: float, wait: float, elapsed: float, samples: int) -> None:
+        self.loss += loss
+        self.steps += 1
+        self.wait += wait
+        self.time += elapsed
+        self.samples += samples
+
+
+def _metrics_line(state: State, window: Window, global_batch: int, num_samples: int | None) -> dict:
+    scale = state.model.logit_scale.exp().item()
+    return {"step": state.step, "loss": window.loss / window.steps, "logit_scale": scale, "temperature": 1 / scale,
+            "lr": state.scheduler.get_last_lr()[0], "samples_per_s": window.samples / window.time,
+            "data_wait_share": window.wait / window.time, "bad_samples": sum(state.bad.values()),
+            "epoch": state.step * global_batch / num_samples if num_samples else None}
+
+
+def _next_batches(batches, state: State, count: int) -> tuple[list[dict], float]:
+    """`count` micro-batches, noting where each stream now stands, and the time spent waiting for them."""
+    micro, wait = [], 0.0
+    for _ in range(count):
+        t0 = time.perf_counter()
+        batch = next(batches)
+        wait += time.perf_counter() - t0
+        micro.append(batch)
+        state.cursors[batch["stream"]] = batch["cursor"]
+        state.bad[batch["stream"]] = batch["bad"]
+        state.consumed += 1
+    return micro, wait
+
+
 def train(opts: TrainOptions) -> dict:
     d, device = init_distributed(opts.device)
     if opts.precision == "fp16" and device.type != "cuda":
@@ -236,153 +412,62 @@ def train(opts: TrainOptions) -> dict:
     os.makedirs(opts.output, exist_ok=True)
     ckpt_dir = os.path.join(opts.output, "checkpoints")
 
-    state = None
-    if opts.resume == "latest" and not checkpoint.list_checkpoints(ckpt_dir):
-        log.info("--resume latest: no checkpoint in %s yet, starting fresh", ckpt_dir)
-    elif opts.resume:
-        path = checkpoint.find(opts.resume, ckpt_dir)
-        state = checkpoint.load(path)
-        log.info("resuming from %s (step %d)", path, state["step"])
-        if d.main:
-            _truncate_metrics(opts.output, state["step"])
-
+    # Set-up: a resumed run takes the model config, tokenizer, weights, optimiser, RNG states and data
+    # positions from its checkpoint; a fresh one makes them.
+    saved = _resume_checkpoint(opts, ckpt_dir, d)
     urls, num_samples = resolve_shards(opts.data)
     check_shard(urls[0])
-    if state:
-        cfg = ModelConfig.from_dict(state["model_config"])
-        tokenizer = Tokenizer.from_json(state["tokenizer"], cfg.text.context_length)
-    else:
-        base = model_config(opts.model).replace(context_length=opts.context_length, image_size=opts.image_size)
-        tokenizer = prepare_tokenizer(opts, urls, base, d)
-        # The embedding table fits the trained vocabulary unless a larger size is asked for explicitly.
-        cfg = base.replace(vocab_size=max(tokenizer.vocab_size, opts.vocab_size or 0))
-    if tokenizer.vocab_size > cfg.text.vocab_size:
-        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only {cfg.text.vocab_size}")
-
+    cfg, tokenizer = _config_and_tokenizer(opts, urls, saved, d)
     global_batch = opts.batch_size * opts.accum_freq * d.world_size
-    total_steps = opts.steps
-    if total_steps is None:
-        if not num_samples:
-            raise ValueError("no sizes.json with the data: give --steps")
-        total_steps = max(1, math.ceil(opts.epochs * num_samples / global_batch))
-
-    torch.manual_seed(opts.seed)  # the same initial weights on every rank (DDP also broadcasts them)
-    model = CLIP(cfg).to(device)
-    if opts.grad_checkpointing:
-        model.set_grad_checkpointing(True)
-    optimizer = torch.optim.AdamW(param_groups(model, opts.weight_decay), lr=opts.lr,
-                                  betas=(opts.beta1, opts.beta2), eps=opts.eps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, opts.warmup, total_steps))
-    scaler = torch.amp.GradScaler("cuda") if opts.precision == "fp16" else None
-    step, cursors, bad, consumed = 0, {}, {}, 0
-    if state:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        checkpoint.set_rng_state(state["rng"][d.rank] if d.rank < len(state["rng"]) else state["rng"][0], device)
-        step, consumed = state["step"], state["batches_consumed"]
-        cursors, bad = dict(state["data"]["cursors"]), dict(state["data"]["bad"])
-    ddp = model
-    if d.world_size > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    forward = torch.compile(ddp) if opts.compile else ddp
-
-    image_size = cfg.vision.image_size
-    data_opts = DataOptions(opts.data, opts.batch_size, opts.workers, opts.resampled, opts.shard_shuffle,
-                            opts.shuffle_buffer, min(500, opts.shuffle_buffer), opts.seed, image_size)
+    total_steps = _total_steps(opts, num_samples, global_batch)
+    state = _make_state(opts, cfg, total_steps, device, d, saved)
+    data_opts = DataOptions(data=opts.data, batch_size=opts.batch_size, workers=opts.workers,
+                            resampled=opts.resampled, shard_shuffle=opts.shard_shuffle,
+                            shuffle_buffer=opts.shuffle_buffer, shuffle_initial=min(500, opts.shuffle_buffer),
+                            seed=opts.seed, image_size=cfg.vision.image_size)
     # The loader's first worker must serve the stream whose turn it is, so a resumed run continues exactly.
     loader, workers = make_loader(data_opts, tokenizer.to_json(), tokenizer.context_length, d.rank, d.world_size,
-                                  cursors=cursors, urls=urls, rotation=consumed, bad=bad,
+                                  cursors=state.cursors, urls=urls, rotation=state.consumed, bad=state.bad,
                                   pin_memory=device.type == "cuda")
-    if state and tuple(state["data"]["streams"]) != (d.world_size, workers):
+    streams = (d.world_size, workers)
+    if saved and tuple(saved["data"]["streams"]) != streams:
         log.warning("resuming with %s (ranks, loader workers) instead of %s: each stream continues from its saved "
                     "position, but the batch order differs from an uninterrupted run",
-                    (d.world_size, workers), tuple(state["data"]["streams"]))
-    loss_fn = ClipLoss(local_loss=opts.local_loss, rank=d.rank, world_size=d.world_size)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if opts.precision == "bf16" else torch.float16)
-                if opts.precision != "fp32" else contextlib.nullcontext())
+                    streams, tuple(saved["data"]["streams"]))
+    del saved  # its tensors are in the state now
+    run_info = {"model_config": cfg.to_dict(), "tokenizer": tokenizer.to_json(), "options": dataclasses.asdict(opts)}
     metrics = MetricsLog(opts.output, d.main, opts.tensorboard)
     if d.main:
-        with open(os.path.join(opts.output, "train_config.json"), "w") as f:
-            json.dump({"options": dataclasses.asdict(opts), "model_config": cfg.to_dict(),
-                       "parameters": parameter_count(model), "global_batch": global_batch,
-                       "total_steps": total_steps, "shards": len(urls), "epoch_samples": num_samples,
-                       "loader_workers": workers, "world_size": d.world_size}, f, indent=1)
-        tokenizer.save(os.path.join(opts.output, "tokenizer.json"))
-        log.info("model %s: %.2fM parameters; %d steps of %d samples", opts.model, parameter_count(model) / 1e6,
-                 total_steps, global_batch)
-
-    def save_checkpoint(at: int) -> None:
-        all_cursors, all_bad, rngs = _rank_states(cursors, bad, device, d)
-        if d.main:
-            checkpoint.save({
-                "step": at, "batches_consumed": consumed, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler else None, "rng": rngs,
-                "data": {"cursors": all_cursors, "bad": all_bad, "streams": (d.world_size, workers)},
-                "model_config": cfg.to_dict(), "tokenizer": tokenizer.to_json(), "options": dataclasses.asdict(opts),
-            }, ckpt_dir, at, opts.keep_checkpoints)
-        if d.world_size > 1:
-            dist.barrier()
-
+        _write_run_files(opts, state, cfg, tokenizer, {
+            "global_batch": global_batch, "total_steps": total_steps, "shards": len(urls),
+            "epoch_samples": num_samples, "loader_workers": workers, "world_size": d.world_size})
     last = min(total_steps, opts.stop_after or total_steps)
     progress = None
     if d.main and opts.progress:
         from tqdm import tqdm
-        progress = tqdm(total=last, initial=step, unit="step", dynamic_ncols=True)
-    window = {"loss": 0.0, "steps": 0, "wait": 0.0, "time": 0.0, "samples": 0}
-    summary = {}
-    batches = iter(loader)
-    model.train()
+        progress = tqdm(total=last, initial=state.step, unit="step", dynamic_ncols=True)
+
+    # The loop.
+    window, summary, batches = Window(), {}, None
     stop = StopRequest().install()
     try:
-        while step < last:
+        batches = start_workers(loader)
+        state.model.train()
+        while state.step < last:
             t0 = time.perf_counter()
-            micro, wait = [], 0.0
-            for _ in range(opts.accum_freq):
-                w0 = time.perf_counter()
-                batch = next(batches)
-                wait += time.perf_counter() - w0
-                micro.append(batch)
-                cursors[batch["stream"]] = batch["cursor"]
-                bad[batch["stream"]] = batch["bad"]
-                consumed += 1
-            loss = _step(forward, ddp, model, micro, loss_fn, optimizer, scaler, autocast, device, opts)
-            scheduler.step()
-            model.clamp_logit_scale()
-            step += 1
-            elapsed = time.perf_counter() - t0
-            window["loss"] += loss
-            window["steps"] += 1
-            window["wait"] += wait
-            window["time"] += elapsed
-            window["samples"] += sum(len(b["tokens"]) for b in micro) * d.world_size
+            micro, wait = _next_batches(batches, state, opts.accum_freq)
+            loss = _step(state, micro)
+            window.add(loss, wait, time.perf_counter() - t0, sum(len(b["tokens"]) for b in micro) * d.world_size)
             if progress:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.3f}")
-            stopping = stop.requested
-            if d.world_size > 1:  # every rank stops at the same step, or the others would wait in a collective
-                flag = torch.tensor([int(stopping)], device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                stopping = bool(flag.item())
-            if step % opts.log_every == 0 or step == last or stopping:
-                summary = {
-                    "step": step, "loss": window["loss"] / window["steps"],
-                    "logit_scale": model.logit_scale.exp().item(),
-                    "temperature": 1 / model.logit_scale.exp().item(), "lr": scheduler.get_last_lr()[0],
-                    "samples_per_s": window["samples"] / window["time"],
-                    "data_wait_share": window["wait"] / window["time"],
-                    "bad_samples": sum(bad.values()),
-                    "epoch": step * global_batch / num_samples if num_samples else None,
-                }
+            stopping = stop.on_any_rank(d, device)
+            if state.step % opts.log_every == 0 or state.step == last or stopping:
+                summary = _metrics_line(state, window, global_batch, num_samples)
                 metrics.write(summary)
-                window = dict.fromkeys(window, 0)
-                window["loss"] = 0.0
-            if step % opts.save_every == 0 or step == last or stopping:
-                save_checkpoint(step)
+                window = Window()
+            if state.step % opts.save_every == 0 or state.step == last or stopping:
+                _save_checkpoint(state, d, ckpt_dir, opts.keep_checkpoints, streams, run_info)
             if stopping:
                 break
     finally:
@@ -390,51 +475,57 @@ def train(opts: TrainOptions) -> dict:
         if progress:
             progress.close()
         metrics.close()
-        # Shut workers down now: persistent workers otherwise linger until interpreter exit.
-        del batches
+        stop_workers(batches)  # now, and for sure: persistent workers otherwise linger until interpreter exit
     if d.world_size > 1:
         dist.destroy_process_group()
     return dict(summary, total_steps=total_steps, output=opts.output,
-                checkpoint=checkpoint.path_for(ckpt_dir, step))
+                checkpoint=checkpoint.path_for(ckpt_dir, state.step))
 
 
-def _step(forward, ddp, model, micro, loss_fn, optimizer, scaler, autocast, device, opts) -> float:
-    images = [augment.normalize(b["images"], device) for b in micro]
-    tokens = [b["tokens"].to(device, non_blocking=True) for b in micro]
-    optimizer.zero_grad(set_to_none=True)
+def _step(state: State, micro: list[dict]) -> float:
+    """One optimiser step on the micro-batches of one step (accum_freq of them); returns the loss."""
+    images = [augment.normalize(b["images"], state.device) for b in micro]
+    tokens = [b["tokens"].to(state.device, non_blocking=True) for b in micro]
+    forward, autocast = state.forward, state.autocast
+    state.optimizer.zero_grad(set_to_none=True)
     if len(micro) == 1:
         with autocast:
             img, txt, scale = forward(images[0], tokens[0])
-            loss = loss_fn(img, txt, scale)
-        _backward(loss, scaler)
+            loss = state.loss(img, txt, scale)
+        _backward(loss, state.scaler)
     else:
         # Features of all micro-batches first, without a graph; then each micro-batch again with its graph,
         # its slice swapped into the cached features: the loss sees every negative of the accumulated batch.
         # BatchNorm running statistics (the ResNet) must move once per micro-batch, not once more for this pass.
-        buffers = {n: b.clone() for n, b in model.named_buffers()}
+        buffers = {n: b.clone() for n, b in state.model.named_buffers()}
         with torch.no_grad(), autocast:
             cached = [forward(i, t)[:2] for i, t in zip(images, tokens)]
         with torch.no_grad():
-            for n, b in model.named_buffers():
+            for n, b in state.model.named_buffers():
                 b.copy_(buffers[n])
         for j in range(len(micro)):
             last = j == len(micro) - 1
-            with (ddp.no_sync() if not last and hasattr(ddp, "no_sync") else contextlib.nullcontext()), autocast:
+            no_sync = state.ddp.no_sync() if not last and hasattr(state.ddp, "no_sync") else contextlib.nullcontext()
+            with no_sync, autocast:
                 img, txt, scale = forward(images[j], tokens[j])
                 all_img = torch.cat([c[0] for c in cached[:j]] + [img] + [c[0] for c in cached[j + 1:]])
                 all_txt = torch.cat([c[1] for c in cached[:j]] + [txt] + [c[1] for c in cached[j + 1:]])
                 # The temperature's gradient is taken once, not once per micro-batch (in the last, synced pass).
-                loss = loss_fn(all_img, all_txt, scale if last else scale.detach())
-            _backward(loss, scaler)
-    if scaler:
-        scaler.unscale_(optimizer)
-    if opts.grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
-    if scaler:
-        scaler.step(optimizer)
-        scaler.update()
+                loss = state.loss(all_img, all_txt, scale if last else scale.detach())
+            _backward(loss, state.scaler)
+    if state.scaler:
+        state.scaler.unscale_(state.optimizer)
+    if state.grad_clip:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), state.grad_clip)
+    if state.scaler:
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
     else:
-        optimizer.step()
+        state.optimizer.step()
+    if state.scheduler is not None:
+        state.scheduler.step()
+    state.model.clamp_logit_scale()
+    state.step += 1
     return loss.item()
 
 

@@ -255,9 +255,5 @@ class CLIP(nn.Module):
         self.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
 
 
-def create_model(cfg: ModelConfig) -> CLIP:
-    return CLIP(cfg)
-
-
 def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

@@ -92,8 +92,3 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8192, context_length
         raise ValueError("no captions to train the tokenizer on: the corpus has no non-empty .txt entries")
     return Tokenizer(tok, context_length)
 
-
-def describe(tokenizer: Tokenizer) -> dict:
-    return {"vocab_size": tokenizer.vocab_size, "context_length": tokenizer.context_length,
-            "special_tokens": SPECIAL_TOKENS}
-

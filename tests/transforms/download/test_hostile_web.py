@@ -23,8 +23,8 @@ from transforms.download.run import download
 from transforms.download.safety import AddressPolicy, BlockedAddressError, GuardedConnector, SafeResolver, \
     embedded_ipv4, parse_robots
 from wit_pipeline.testbed import TestWeb
-from wit_pipeline.testbed.hostile import CODINGS, HOSTILE_IMAGES, encode, encoded_zeros, hostile_image, \
-    wildcard_robots
+from wit_pipeline.testbed.hostile import CODINGS, encode, encoded_zeros, gif_with_comment, \
+    hostile_image, jpeg_with_markers, png_with_chunks, progressive_jpeg, wildcard_robots
 
 from helpers import options, read_rows, write_manifest
 
@@ -102,7 +102,8 @@ def test_metadata_in_any_spelling_is_refused_before_connecting(host):
 @pytest.mark.parametrize("address, private_ok", [
     ("fec0::1", True),  # site-local (deprecated, still routable inside sites)
     ("64:ff9b::a9fe:a9fe", False), ("64:ff9b::169.254.169.254", False),  # NAT64 of the metadata address
-    ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64
+    ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64: refused whatever its layout
+    ("64:ff9b:1:a00:0:100:808:808", False), ("64:ff9b:1:a9fe:a9:fe00:808:808", False),  # /48 layouts
     ("::a9fe:a9fe", False), ("::169.254.169.254", False),  # IPv4-compatible
     ("::ffff:0:a9fe:a9fe", False),  # IPv4-translated
     ("::ffff:169.254.169.254", False), ("2002:a9fe:a9fe::1", False),
@@ -353,3 +354,80 @@ def test_a_hostile_robots_txt_costs_nothing_to_other_rows(tmp_path):
         rows = run_rows(tmp_path, urls)
     assert [r["status"] for r in rows[3:-1]] == ["success"] * 20
     assert rows[-1]["status"] == "robots_disallowed"
+
+
+# --- found by attacking the first version (each failed before its fix) ------------------------------------
+
+@pytest.mark.timeout(120)  # a hang guard: the old code never finished this shard
+def test_two_hosts_redirecting_to_each_other_do_not_deadlock(web, tmp_path):
+    """Row A on 127.0.0.1 redirects to localhost, row B on localhost to 127.0.0.1, one slot per host: a row
+    that held its first host's slot while waiting for the other's deadlocked with its mirror."""
+    a, b = f"http://127.0.0.1:{web.port}", f"http://localhost:{web.port}"
+    urls = [f"{a}/hostile/location?to={b}/img/{i}_64x48.jpg" if i % 2 else
+            f"{b}/hostile/location?to={a}/img/{i}_64x48.jpg" for i in range(8)]
+    rows = run_rows(tmp_path, urls, per_host_concurrency=1, concurrency=4)
+    assert [r["status"] for r in rows] == ["success"] * 8
+
+
+def test_many_gzip_members_or_zstd_frames_are_refused_at_once():
+    import zlib
+    from transforms.download.body import MAX_MEMBERS, zstd
+    empty_gzip = zlib.compress(b"", wbits=31)
+    with pytest.raises(DownloadFailure, match=f"more than {MAX_MEMBERS}"):
+        decode_body(empty_gzip * 50_000, "gzip", 1 << 20)
+    with pytest.raises(DownloadFailure, match=f"more than {MAX_MEMBERS}"):
+        decode_body(zstd.compress(b"") * 50_000, "zstd", 1 << 20)
+    assert decode_body(zlib.compress(b"a", wbits=31) * 3, "gzip", 100) == b"aaa"  # a few members are fine
+
+
+@pytest.mark.parametrize("make, phrase", [
+    (lambda: progressive_jpeg(150), "scans"),
+    (lambda: jpeg_with_markers(1500), "APP or COM markers"),
+    (lambda: png_with_chunks(25_000), "chunks"),
+    (lambda: gif_with_comment(2 << 20), "extensions"),
+])
+def test_structures_that_cost_a_decoder_minutes_are_refused_before_decoding(make, phrase):
+    with pytest.raises(DownloadFailure) as e:
+        process_image(make(), ImageOptions(image_size=32))
+    assert e.value.status == "decode_error" and phrase in e.value.message
+
+
+def test_ordinary_structures_pass_and_no_source_metadata_is_stored():
+    assert process_image(progressive_jpeg(0), ImageOptions(image_size=32)).width == 32
+    out = process_image(gif_with_comment(100_000), ImageOptions(image_size=32))  # was internal_error (COM > 64 KB)
+    assert b"ccc" not in out.data
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "JPEG", comment=b"visit evil.example")
+    assert b"evil.example" not in process_image(buf.getvalue(), ImageOptions(image_size=32)).data
+
+
+def test_deep_pixels_convert_in_bands():
+    """A 4000x4000 16-bit PNG: full-size float64 temporaries took 2 GB at 9400x9400."""
+    from transforms.download.images import _to_rgb
+    img = Image.new("I;16", (4000, 4000), 32768)
+    tracemalloc.start()
+    try:
+        out = _to_rgb(img)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.getpixel((3999, 3999)) == (128, 128, 128)
+    assert peak < 80 * 1024 * 1024, peak  # the 2-byte input copy and the 1-byte output, plus one band
+
+
+def test_retry_after_takes_ascii_digits_only():
+    from transforms.download.fetch import _retry_after
+    assert _retry_after("²") is None and _retry_after("12") == 12.0
+
+
+@pytest.mark.timeout(120)
+def test_a_robots_txt_past_512_kib_is_read_up_to_there_not_ignored(tmp_path):
+    robots = "User-agent: *\nDisallow: /\n" + "# padding\n" * 70_000  # 700 KB
+    with TestWeb(robots_txt=robots) as padded:
+        rows = run_rows(tmp_path, [padded.url(f"/img/{IMG}")])
+    assert rows[0]["status"] == "robots_disallowed", rows[0]
+
+
+def test_local_use_nat64_is_refused_unless_named():
+    assert "local-use NAT64" in AddressPolicy(allow_private_network=True).refusal("64:ff9b:1:a00:0:100:808:808")
+    assert AddressPolicy(allowed_networks=("64:ff9b:1::/48",)).refusal("64:ff9b:1::808:808") is None

@@ -319,7 +319,7 @@ def test_files_with_different_columns_are_an_error(tmp_path):
 def test_unknown_extension_is_an_error(tmp_path):
     path = tmp_path / "m.xlsx"
     path.write_text("url\nhttp://a/1.jpg\n")
-    with pytest.raises(ManifestError, match="--input-format"):
+    with pytest.raises(ManifestError, match="--manifest-format"):
         shards(str(path))
 
 

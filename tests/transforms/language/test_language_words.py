@@ -71,10 +71,8 @@ def test_options_turn_words_on_for_py3langid_only():
 
 
 def test_wit_build_flag_reaches_the_language_options():
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from wit_pipeline.options import build_config
 
     flags = ["--input", "x.warc.gz", "--output", "out", "--queries", "q.json"]
-    assert build_config(PipelineOptions(flags)).language.words == "auto"
-    assert build_config(PipelineOptions(flags + ["--language_words", "off"])).language.use_words is False
+    assert build_config(flags).language.words == "auto"
+    assert build_config(flags + ["--language_words", "off"]).language.use_words is False

@@ -39,12 +39,11 @@ def test_accumulation_gives_the_gradient_of_the_whole_batch():
     for accum in (1, 2):
         torch.manual_seed(1)
         model = CLIP(cfg)
-        opts = loop.TrainOptions(data="unused", output="unused", accum_freq=accum)
         micro = [{"images": images[i:i + 12 // accum], "tokens": tokens[i:i + 12 // accum]}
                  for i in range(0, 12, 12 // accum)]
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: the step leaves the weights as they were
-        loss = loop._step(model, model, model, micro, ClipLoss(), optimizer, None, loop.contextlib.nullcontext(),
-                          torch.device("cpu"), opts)
+        state = loop.State(model=model, optimizer=optimizer, loss=ClipLoss(), device=torch.device("cpu"))
+        loss = loop._step(state, micro)
         grads.append((loss, {n: p.grad.clone() for n, p in model.named_parameters()}))
     assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
     for name, g in grads[0][1].items():

@@ -166,3 +166,55 @@ def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tmp_path):
     saved = checkpoint.list_checkpoints(str(run / "checkpoints"))
     assert len(saved) == 1 and 2 <= saved[0][0] < 100000
     assert metrics(str(run))[-1]["step"] == saved[0][0]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_sigterm_to_the_process_group_with_loader_workers_saves_and_resumes(tmp_path):
+    """`timeout`, Slurm's scancel and container runtimes signal the whole group: the loader workers get SIGTERM
+    too. They must leave it to the trainer, which saves, stops them and exits cleanly."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "shards"
+    write_shards(data, 4, 16)
+    run = tmp_path / "run"
+    common = ["--save-every", "100000", "--workers", "2", *FAST]
+    proc = subprocess.Popen([sys.executable, "-m", "wit_pipeline.cli", "train", str(data), "--output", str(run),
+                             "--steps", "100000", *common],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    pgid = proc.pid  # a new session: the trainer leads its own process group, its workers are in it
+    try:
+        deadline = time.monotonic() + 240  # a hang guard, not a speed check
+        while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+            time.sleep(0.2)
+        os.killpg(pgid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:].decode(errors="replace")
+        deadline = time.monotonic() + 60
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _group_alive(pgid), "a loader worker outlived the trainer"
+    finally:
+        if _group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.wait()
+    saved = checkpoint.list_checkpoints(str(run / "checkpoints"))
+    assert len(saved) == 1 and 2 <= saved[0][0] < 100000
+    assert metrics(str(run))[-1]["step"] == saved[0][0]
+    stopped = saved[0][0]
+    assert wit(["train", str(data), "--output", str(run), "--steps", str(stopped + 2), "--resume", "latest",
+                *common]) == 0
+    assert checkpoint.list_checkpoints(str(run / "checkpoints"))[-1][0] == stopped + 2
+    assert metrics(str(run))[-1]["step"] == stopped + 2
