@@ -170,21 +170,41 @@ def soak_download(args, web_a, web_b, work: str) -> bool:
     return len(statuses) == len(names) and not wrong and worst < GIB
 
 
+def hostile_warc(path: str, web_a, pages: int, work: str) -> str:
+    """A WARC of `pages` ordinary mini-web pages and every hostile page and record of testbed/hostile_warc.py
+    (their relative images point at the test web). Returns what it holds, in words."""
+    from wit_pipeline.testbed import hostile_warc as h
+    from wit_pipeline.testbed.warc import write_warc
+
+    normal = os.path.join(work, "normal.warc.gz")
+    write_warc(normal, [web_a.url(f"/site/{n}.html") for n in range(pages)])
+    url = web_a.url("/hostile/page.html")
+    stray = '<html><head><meta charset="utf-8"></head><body><img src="/img/1_64x48.jpg" alt="caf\u00e9 '.encode() + \
+        b"\xff" + b' au lait"></body></html>'
+    members = [
+        h.response(1, h.many_images(100_000), url), h.response(2, h.nested(100_000), url),
+        h.response(3, h.formatting_bomb(20_000), url), h.response(4, h.unmatched_end_tags(100_000), url),
+        h.response(5, h.huge_srcset(100_000), url), h.response(6, h.long_attributes(100_000, 100_000), url),
+        h.metadata_bomb(7, 6, 1 << 30), h.response_bomb(8, 512 << 20, url), h.response(9, stray, url),
+    ]
+    h.write(path, members)
+    with open(path, "ab") as out, open(normal, "rb") as f:
+        out.write(f.read())  # gzip members concatenate: one file, the hostile records first
+    return (f"{pages} mini-web pages and 9 hostile records (100k images, 100k nested elements, a formatting "
+            "bomb, 100k unmatched end tags, a 100k-entry srcset, 100 kB URL and alt, a 1 GiB metadata record, a "
+            "512 MiB page, a stray byte in a UTF-8 page)")
+
+
 def soak_build(args, web_a, work: str) -> bool:
-    try:
-        from wit_pipeline.testbed import hostile_warc
-    except ImportError:
-        print("wit build: skipped (wit_pipeline/testbed/hostile_warc.py is not there)")
-        return True
     from queries import DEFAULT_QUERIES
     warc = os.path.join(work, "hostile.warc.gz")
-    pages = [web_a.url(f"/site/{n}.html") for n in range(args.pages)]
-    described = hostile_warc.write_hostile_warc(warc, pages)
+    described = hostile_warc(warc, web_a, args.pages, work)
     out = os.path.join(work, "build")
     cmd = wit_bin() + ["build", "--input", warc, "--queries", str(DEFAULT_QUERIES), "--output", out,
-                       "--balance-t", "50", "--shard-size", "200", "--image-size", "64",
+                       "--balance-t", "50", "--shard-size", "200", "--image-size", "64", "--languages", "all",
                        "--allow-network", "127.0.0.1/32", "--total-timeout", "5", "--runner", "FnApiRunner"]
-    print(f"\nwit build: a WARC of {described}; bound {args.bound:g} s", flush=True)
+    print(f"\nwit build: a WARC of {described} ({os.path.getsize(warc) / (1 << 20):.1f} MiB); "
+          f"bound {args.bound:g} s", flush=True)
     load_before = os.getloadavg()
     m = run_measured(cmd, log_path=os.path.join(work, "build.log"), timeout=args.bound)
     load_after = os.getloadavg()
@@ -196,13 +216,9 @@ def soak_build(args, web_a, work: str) -> bool:
     summary_path = os.path.join(out, "summary.json")
     if os.path.exists(summary_path):
         with open(summary_path) as f:
-            summary = json.load(f)
-        print("  summary:", json.dumps({k: summary[k] for k in list(summary)[:12]}, default=str)[:1500])
-    errors_path = os.path.join(out, "crawl_errors.json")
-    if os.path.exists(errors_path):
-        with open(errors_path) as f:
-            errors = json.load(f)
-        print(f"  crawl errors recorded: {json.dumps(errors, default=str)[:800]}")
+            stages = json.load(f)["stages"]
+        for stage, counters in stages.items():
+            print(f"    {stage:<9} " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     worst, lines = report_processes(m)
     print(f"  peak RSS per process (limit 1024 MiB), whole tree {m.peak_rss_bytes / (1 << 20):.0f} MiB:")
     print("\n".join(lines))

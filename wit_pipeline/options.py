@@ -40,7 +40,8 @@ class BuildConfig:
 
 
 # Older names, still accepted (hidden from --help).
-ALIASES = {"caption_col": ["text_col", "text-col"], "concurrency": ["download_concurrency", "download-concurrency"],
+ALIASES = {"caption_col": ["text_col", "text-col"], "input_kind": ["format"],
+           "concurrency": ["download_concurrency", "download-concurrency"],
            "total_timeout": ["download_timeout", "download-timeout"]}
 # The download's manifest columns, its output folder and process count are the build's own business.
 _SET_BY_BUILD = ("output", "processes", "progress")

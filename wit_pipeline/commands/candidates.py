@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 
 from wit_pipeline import flags
+from wit_pipeline.options import ALIASES
 
 HELP = "extract candidate (image URL, alt text) pairs from WAT/WARC files or manifests"
 BEAM_ARGS = True  # unknown flags are Beam's: passed on to PipelineOptions
 
 _FLAGS: list = []  # its flags, made from CrawlOptions
-# Older names of the crawl flags, still accepted (hidden from --help).
-CRAWL_ALIASES = {"caption_col": ["text-col", "text_col"], "input_kind": ["format"]}
 
 
 def register(p) -> None:
@@ -26,7 +25,7 @@ def register(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="WAT/WARC files, manifests, folders, globs, fsspec URLs or CC path listings")
     p.add_argument("--output", "-o", required=True, help="output folder: a path or gs://, s3://, ... URL")
-    _FLAGS[:] = flags.add_flags(p, CrawlOptions, group="candidates", aliases=CRAWL_ALIASES)
+    _FLAGS[:] = flags.add_flags(p, CrawlOptions, group="candidates", aliases=ALIASES)
 
 
 def options_from_args(args):
