@@ -1,4 +1,5 @@
-"""The query list: which strings a pair's alt text must contain to enter the corpus (DESIGN.md, recipe step 1).
+"""The query list: which strings a pair's alt text must contain to enter the corpus. CLIP's has about 500,000:
+frequent Wikipedia words, high-PMI bigrams, titles of much-viewed articles and WordNet synsets.
 
 `queries.build` is the Beam pipeline that builds one from Wikipedia text, page-view dumps and WordNet; the
 readers beside it are plain Python. Any list (ours, MetaCLIP's metadata.json, a text file) is loaded with

@@ -1,4 +1,5 @@
-"""The Beam pipeline that builds a query list the way CLIP did (DESIGN.md, recipe step 1):
+"""The Beam pipeline that builds a query list the way CLIP did (the CLIP paper, section 2.2: common Wikipedia
+words, high-PMI bigrams, titles of much-viewed Wikipedia articles, WordNet synsets):
 
 1. `unigram`: every word of the Wikipedia text seen at least `min_count` times (default 100).
    score = its number of occurrences.
@@ -36,6 +37,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from queries import pageviews, wikipedia, wordnet
 from queries.options import SOURCES, QueryBuildOptions
 from queries.tokenize import unigrams_and_bigrams
+from transforms.files import list_files
 
 PARQUET_NAME = "queries.parquet"
 JSON_NAME = "queries.json"
@@ -288,18 +290,10 @@ def expand_paths(paths, what: str) -> tuple[str, ...]:
     an error naming the first that matches nothing, so a typo fails before the pipeline starts."""
     files = []
     for item in paths:
-        fs, _ = fsspec.core.url_to_fs(item)
-        if any(c in item for c in "*?["):
-            found = fs.glob(item)
-        elif fs.isdir(item):
-            found = fs.find(item)
-        else:
-            found = [item] if fs.exists(item) else []
+        found = list_files(item)
         if not found:
             raise FileNotFoundError(f"no {what} at {item}")
-        protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
-        files += sorted(p if item == p or "://" in p or protocol in ("file", "local") else f"{protocol}://{p}"
-                        for p in found)
+        files += found
     return tuple(files)
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import fsspec
 
+from transforms.files import extension
+
 FORMATS = ("xml", "jsonl", "text")
-_COMPRESSIONS = (".bz2", ".gz", ".xz", ".zst")
 # Plain text is handed on in chunks of whole lines, so a big file is not one element per line.
 _TEXT_CHUNK_CHARS = 1 << 16
 
@@ -38,12 +39,10 @@ class Page:
 
 def detect_format(path: str) -> str:
     """`xml` (a pages-articles dump), `jsonl` (.jsonl/.json/.ndjson) or `text` (anything else), by name."""
-    name = path.lower()
-    for ext in _COMPRESSIONS:
-        name = name.removesuffix(ext)
-    if name.endswith(".xml"):
+    ext = extension(path)
+    if ext == "xml":
         return "xml"
-    if name.endswith((".jsonl", ".json", ".ndjson")):
+    if ext in ("jsonl", "json", "ndjson"):
         return "jsonl"
     return "text"
 

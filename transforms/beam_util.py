@@ -1,10 +1,10 @@
-"""Small Beam pieces every stage wrapper uses: a filter that counts and keeps each drop with its reason.
+"""Small Beam pieces every stage wrapper uses: the stage counters, a filter that counts and keeps each drop
+with its reason, and deterministic Parquet writers.
 
 Only the stages' Beam wrappers import this module; the plain-Python cores never import Beam.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 
@@ -13,8 +13,38 @@ import pyarrow as pa
 from apache_beam.metrics import Metrics
 
 from transforms.candidate import rejected
+from transforms.files import bucket_of
 
 REJECTED = "rejected"
+
+
+class StageCounters:
+    """How every stage counts: wit.<stage>/in, out and dropped.<reason> (one counter per reason, made when first
+    used), plus the stage's own counters by name. Make it in DoFn.setup (per worker), never in __init__."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+        self.namespace = f"wit.{stage}"
+        self.seen = Metrics.counter(self.namespace, "in")
+        self.kept = Metrics.counter(self.namespace, "out")
+        self._dropped = {}
+
+    def counter(self, name: str):
+        return Metrics.counter(self.namespace, name)
+
+    def distribution(self, name: str):
+        return Metrics.distribution(self.namespace, name)
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        counter = self._dropped.get(reason)
+        if counter is None:
+            counter = self._dropped[reason] = Metrics.counter(self.namespace, f"dropped.{reason}")
+        counter.inc(n)
+
+    def reject(self, element: dict, reason: str, detail: str | None = None) -> dict:
+        """Count the drop of `element` and return its rejected row (stage, reason, detail)."""
+        self.drop(reason)
+        return rejected(element, self.stage, reason, detail)
 
 
 class _FilterWithReasons(beam.DoFn):
@@ -23,27 +53,21 @@ class _FilterWithReasons(beam.DoFn):
         self.judge_factory = judge_factory
         self.rewrites = rewrites
         self.judge = None
-        self.counters = {}
 
     def setup(self):
         # Per-worker state (automata, models) is built here, once, never pickled per element.
         self.judge = self.judge_factory()
-        self.seen = Metrics.counter(f"wit.{self.stage}", "in")
-        self.kept = Metrics.counter(f"wit.{self.stage}", "out")
+        self.counters = StageCounters(self.stage)
 
     def process(self, element):
-        self.seen.inc()
+        self.counters.seen.inc()
         kept, verdict = self.judge(element) if self.rewrites else (element, self.judge(element))
         if verdict is None:
-            self.kept.inc()
+            self.counters.kept.inc()
             yield kept
             return
         reason, detail = verdict
-        counter = self.counters.get(reason)
-        if counter is None:
-            counter = self.counters[reason] = Metrics.counter(f"wit.{self.stage}", f"dropped.{reason}")
-        counter.inc()
-        yield beam.pvalue.TaggedOutput(REJECTED, rejected(element, self.stage, reason, detail))
+        yield beam.pvalue.TaggedOutput(REJECTED, self.counters.reject(element, reason, detail))
 
 
 class FilterWithReasons(beam.PTransform):
@@ -67,6 +91,24 @@ class FilterWithReasons(beam.PTransform):
             REJECTED, main="kept")
 
 
+def counter_values(result, prefix: str = "wit.") -> dict[str, dict[str, int]]:
+    """The counters of a finished pipeline whose namespace starts with `prefix`: {namespace: {name: value}},
+    each summed over the steps that count it (committed values where the runner has them, else attempted).
+    {} when the runner cannot say (e.g. a Dataflow dry run: translated, never executed)."""
+    try:
+        counters = result.metrics().query()["counters"]
+    except NotImplementedError:
+        return {}
+    out: dict = {}
+    for counter in counters:
+        namespace, name = counter.key.metric.namespace, counter.key.metric.name
+        if namespace.startswith(prefix):
+            value = counter.committed if counter.committed is not None else counter.attempted
+            values = out.setdefault(namespace, {})
+            values[name] = values.get(name, 0) + value
+    return out
+
+
 def write_table_atomically(path: str, rows: list[dict], schema: pa.Schema) -> str:
     """Write rows to one Parquet file through Beam's FileSystems (local, gs://, s3://): temp name, rename."""
     import pyarrow.parquet as pq
@@ -79,10 +121,6 @@ def write_table_atomically(path: str, rows: list[dict], schema: pa.Schema) -> st
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
     return path
-
-
-def bucket_of(key: str, n: int) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") % n
 
 
 class WriteBucketedParquet(beam.PTransform):

@@ -1,4 +1,5 @@
-"""The record every stage after the crawl sees (DESIGN.md): one (image URL, alt text) pair and where it came from.
+"""The record every stage after the crawl sees, whatever the input (WAT, WARC or a manifest): one (image URL,
+alt text) pair and where it came from; CANDIDATE_SCHEMA below names its fields.
 
 Elements are plain dicts (cheap to pickle between Beam stages); these helpers make and check them, and
 name the Parquet schemas of candidates and of rejected rows.

@@ -6,9 +6,9 @@ import logging
 import os
 import sys
 
+from wit_pipeline import runner
 from wit_pipeline.commands import build, candidates, demo, download, queries, testbed
 from wit_pipeline.commands import evaluate, show, stats, tokenizer, train
-from wit_pipeline import flags
 
 COMMANDS = {
     "build": build,
@@ -25,47 +25,12 @@ COMMANDS = {
 }
 
 
-class CommandError(Exception):
-    """A failure the user can fix: printed as `wit CMD: error: message`, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wit", description="Build CLIP-style (image, alt text) corpora from web crawls, and train on them.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in COMMANDS.items():
-        module.register(sub.add_parser(name, help=module.HELP, description=module.__doc__,
-                                       formatter_class=flags.HelpFormatter, allow_abbrev=False))
-    return parser
+    return runner.build_parser(COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((word for word in argv if not word.startswith("-")), None)
-    if hasattr(COMMANDS.get(command), "translate_argv"):  # another tool's command line (img2dataset's)
-        at = argv.index(command) + 1
-        try:
-            argv = argv[:at] + COMMANDS[command].translate_argv(argv[at:])
-        except ValueError as e:
-            print(f"wit {command}: error: {e}", file=sys.stderr)
-            return 2
-    # Everything after `--`, and every flag wit does not know, is Beam's (for the commands that run on Beam).
-    own, after = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
-    args, unknown = parser.parse_known_args(own)
-    module = COMMANDS[args.command]
-    if (unknown or after) and not getattr(module, "BEAM_ARGS", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown + after)}")
-    args.extra_args = unknown + after
-    args.command_argv = argv[argv.index(args.command) + 1:]
-    try:
-        return module.run(args) or 0
-    except KeyboardInterrupt:
-        print(f"wit {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except (CommandError, ValueError, OSError) as e:  # OSError: missing files, permissions, a full disk
-        print(f"wit {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    return runner.run(sys.argv[1:] if argv is None else argv, COMMANDS)
 
 
 def entry() -> None:

@@ -5,7 +5,7 @@
     every drop, with its stage and reason -> rejected/*.parquet;  per-query counts -> query_counts.parquet
 
 Output folder: shards/ (NNNNN.tar, .parquet, _stats.json, sizes.json), manifest/NNNNN.parquet, rejected/,
-crawl_errors/, query_counts.parquet, summary.json. The same inputs, options and seed give the same bytes on
+crawl_errors.json, query_counts.parquet, summary.json. The same inputs, options and seed give the same bytes on
 every runner (hash-derived draws and shards, sorted rows, fixed tar metadata).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms.balance.beam import Balance, WriteQueryCounts
-from transforms.beam_util import WriteBucketedParquet, write_table_atomically
+from transforms.beam_util import WriteBucketedParquet, counter_values, write_table_atomically
 from transforms.candidate import CANDIDATE_SCHEMA, REJECTED_SCHEMA
 from transforms.crawl.beam import ReadCandidates
 from transforms.crawl.inputs import expand_inputs
@@ -105,18 +105,8 @@ def _write_json(rows: list, path: str) -> str:
 
 
 def summarise(result) -> dict:
-    """Beam counters wit.<stage>/<name> -> {stage: {name: value}}."""
-    out: dict = {}
-    try:
-        counters = result.metrics().query()["counters"]
-    except NotImplementedError:  # e.g. a Dataflow dry run: translated, never executed
-        return {}
-    for counter in counters:
-        namespace = counter.key.metric.namespace
-        if namespace.startswith("wit."):
-            value = counter.committed if counter.committed is not None else counter.attempted
-            stage = out.setdefault(namespace[4:], {})
-            stage[counter.key.metric.name] = stage.get(counter.key.metric.name, 0) + value
+    """Beam counters wit.<stage>/<name> -> {stage: {name: value}}, stages in pipeline order."""
+    out = {namespace[4:]: values for namespace, values in counter_values(result, "wit.").items()}
     return {s: dict(sorted(out[s].items())) for s in sorted(out, key=lambda s: (STAGES + (s,)).index(s))}
 
 

@@ -133,3 +133,19 @@ def test_flags_are_made_from_the_dataclass_defaults():
     assert defaults["shard_size"] == DownloadOptions.shard_size
     assert defaults["ignore_robots"] is (not FetchOptions.respect_robots)
     assert {f.name for f in dataclasses.fields(ImageOptions)} <= {a.dest for a in parser._actions}
+
+
+def test_every_flag_of_every_command_has_help():
+    def walk(name, parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, p in action.choices.items():
+                    yield from walk(f"{name} {sub}", p)
+            elif action.option_strings and action.dest != "help" and action.help != argparse.SUPPRESS:
+                yield name, action
+    missing = [(name, a.option_strings) for name, a in walk("wit", build_parser()) if not (a.help or "").strip()]
+    assert not missing, missing
+    # A negative flag alone would show its field's default ("--no-progress ... default: True"): none is left.
+    negative = [(name, a.option_strings) for name, a in walk("wit", build_parser())
+                if a.option_strings[0].startswith("--no-") and not isinstance(a, argparse.BooleanOptionalAction)]
+    assert not negative, negative

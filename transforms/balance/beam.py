@@ -10,13 +10,11 @@ from collections import Counter
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms.beam_util import REJECTED, write_table_atomically
-from transforms.candidate import rejected
+from transforms.beam_util import REJECTED, StageCounters, write_table_atomically
 
 from .core import BalanceOptions, decide, keep_probability
 
@@ -30,21 +28,18 @@ class _BalanceFn(beam.DoFn):
         self.options = options
 
     def setup(self):
-        self.seen = Metrics.counter(f"wit.{STAGE}", "in")
-        self.kept = Metrics.counter(f"wit.{STAGE}", "out")
-        self.dropped = Metrics.counter(f"wit.{STAGE}", "dropped.balanced_out")
+        self.counters = StageCounters(STAGE)
 
     def process(self, element, counts):
-        self.seen.inc()
+        self.counters.seen.inc()
         ids = element["matched_queries"]
         if decide(element["uid"], ids, counts, self.options):
-            self.kept.inc()
+            self.counters.kept.inc()
             yield element
             return
-        self.dropped.inc()
         p = min(keep_probability(counts[q], self.options.t) for q in ids)
-        yield beam.pvalue.TaggedOutput(REJECTED, rejected(
-            element, STAGE, "balanced_out", f"{len(ids)} head queries, smallest keep probability {p:.4g}"))
+        yield beam.pvalue.TaggedOutput(REJECTED, self.counters.reject(
+            element, "balanced_out", f"{len(ids)} head queries, smallest keep probability {p:.4g}"))
 
 
 class _CountInBundle(beam.DoFn):

@@ -3,13 +3,12 @@ each with its kind: the units of work of the crawl stage. Nothing is opened here
 folders; a file whose name does not tell its kind is sniffed when it is read."""
 from __future__ import annotations
 
-import fsspec
+from transforms.files import base_name, is_folder, is_glob, list_files
 
 from .options import MANIFEST_FORMATS, CrawlOptions
 from .paths import is_listing, read_listing
 
 KINDS = ("wat", "warc", "manifest")
-_COMPRESSIONS = (".gz", ".zst", ".zstd", ".lz4", ".bz2", ".xz")
 _MANIFEST_EXTS = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "tsv": "tsv", "jsonl": "jsonl",
                   "json": "jsonl", "ndjson": "jsonl"}
 
@@ -20,9 +19,7 @@ class CrawlInputError(ValueError):
 
 def kind_from_name(path: str) -> str | None:
     """wat, warc or manifest from a file name (compression suffixes aside), or None when it does not tell."""
-    name = path.lower().rsplit("/", 1)[-1]
-    for ext in _COMPRESSIONS:
-        name = name.removesuffix(ext)
+    name = base_name(path)
     if name.endswith(".wat") or name.endswith(".wat.warc"):
         return "wat"
     if name.endswith(".wet"):
@@ -55,27 +52,14 @@ def expand_inputs(inputs: list[str] | tuple[str, ...], options: CrawlOptions) ->
 def _files(item: str, options: CrawlOptions) -> list[str]:
     if is_listing(item):
         return read_listing(item, options)
-    fs, _ = fsspec.core.url_to_fs(item)
-    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
-    local = protocol in ("file", "local")
-
-    def named(p: str) -> str:
-        return p if local or "://" in p else f"{protocol}://{p}"
-
-    if any(c in item for c in "*?["):
-        matches = fs.glob(item, detail=True)  # one listing call, with each entry's type
-        found = sorted(named(p) for p, info in matches.items() if info.get("type") != "directory")
-        if not found:
-            raise CrawlInputError(f"no file matches {item}")
+    found = list_files(item, _known_name)
+    if found:
         return found
-    if fs.isdir(item):
-        found = sorted(named(p) for p in fs.find(item) if _known_name(p))
-        if not found:
-            raise CrawlInputError(f"{item} holds no WAT, WARC or manifest file (by name: .wat.gz, .warc.gz, "
-                                  ".parquet, .csv, .tsv, .jsonl)")
-        return found
-    if fs.exists(item):
-        return [item]
+    if is_glob(item):
+        raise CrawlInputError(f"no file matches {item}")
+    if is_folder(item):
+        raise CrawlInputError(f"{item} holds no WAT, WARC or manifest file (by name: .wat.gz, .warc.gz, "
+                              ".parquet, .csv, .tsv, .jsonl)")
     raise CrawlInputError(f"no file at {item}")
 
 

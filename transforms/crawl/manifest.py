@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from transforms.candidate import candidate
-from transforms.download.manifest import ManifestError, _batches, detect_format, read_error
+from transforms.download.manifest import ManifestError, detect_format, read_batches, read_error
 
 from .options import TEXT_COLUMNS, URL_COLUMNS, CrawlOptions
 from .stats import FileStats
@@ -31,7 +31,7 @@ def read_manifest(path: str, options: CrawlOptions, stats: FileStats) -> Iterato
         return
     columns = None
     try:
-        for batch in _batches(path, fmt, [c for c in (options.url_col, options.text_col) if c]):
+        for batch in read_batches(path, fmt, [c for c in (options.url_col, options.text_col) if c]):
             if columns is None:
                 columns = _columns(batch.schema.names, options, path)
             yield from _rows(batch, columns, path, options, stats)

@@ -3,10 +3,7 @@ rejected row that names the uid it lost to."""
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
-
-from transforms.beam_util import REJECTED
-from transforms.candidate import rejected
+from transforms.beam_util import REJECTED, StageCounters
 
 from .core import dedup_url_group
 
@@ -15,20 +12,17 @@ STAGE = "dedup"
 
 class _DedupFn(beam.DoFn):
     def setup(self):
-        self.pairs = Metrics.counter(f"wit.{STAGE}", "unique_pairs")
-        self.kept = Metrics.counter(f"wit.{STAGE}", "out")
-        self.dropped = {reason: Metrics.counter(f"wit.{STAGE}", f"dropped.{reason}")
-                        for reason in ("duplicate_pair", "duplicate_image_url")}
+        self.counters = StageCounters(STAGE)  # no `in`: the groups are counted as unique_pairs
+        self.pairs = self.counters.counter("unique_pairs")
 
     def process(self, keyed):
         _, group = keyed
         winner, dropped, pairs = dedup_url_group(group)
         self.pairs.inc(pairs)
-        self.kept.inc()
+        self.counters.kept.inc()
         yield winner
         for loser, reason, kept_uid in dropped:
-            self.dropped[reason].inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, rejected(loser, STAGE, reason, f"kept {kept_uid}"))
+            yield beam.pvalue.TaggedOutput(REJECTED, self.counters.reject(loser, reason, f"kept {kept_uid}"))
 
 
 class Dedup(beam.PTransform):

@@ -13,20 +13,17 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
+from transforms.files import bucket_of
+
 from .options import DownloadOptions
 from .shard import ShardDownloader
 from .writer import Output, write_sizes
-
-
-def shard_of(uid: str, n_shards: int) -> int:
-    return int.from_bytes(hashlib.blake2b(uid.encode(), digest_size=8).digest(), "big") % n_shards
 
 
 class AssignShards(beam.PTransform):
@@ -39,7 +36,7 @@ class AssignShards(beam.PTransform):
     def expand(self, rows):
         n_shards = (rows | "Count" >> beam.combiners.Count.Globally()
                     | "Shards" >> beam.Map(lambda n: max(1, math.ceil(n / self.shard_size))))
-        return (rows | "Key" >> beam.Map(lambda r, n: (shard_of(r["uid"], n), r), beam.pvalue.AsSingleton(n_shards))
+        return (rows | "Key" >> beam.Map(lambda r, n: (bucket_of(r["uid"], n), r), beam.pvalue.AsSingleton(n_shards))
                 | "Group" >> beam.GroupByKey()
                 | "Sort" >> beam.MapTuple(lambda shard, group: (shard, sorted(group, key=lambda r: r["uid"]))))
 

@@ -11,11 +11,12 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from transforms.files import extension, is_compressed, list_files
+
 from .options import ManifestOptions
 from .writer import OUTPUT_COLUMNS
 
 FORMATS = ("parquet", "csv", "tsv", "jsonl", "txt")  # txt: one URL a line, no header (img2dataset's txt)
-_COMPRESSIONS = (".gz", ".bz2", ".zst", ".xz")
 _BATCH_ROWS = 65_536
 # What reading a damaged or mislabelled file raises (gzip: OSError/EOFError; pyarrow: ArrowException;
 # a non-UTF-8 string found by validation or conversion: UnicodeDecodeError).
@@ -27,10 +28,8 @@ class ManifestError(ValueError):
 
 
 def detect_format(path: str) -> str:
-    name = path.lower()
-    for ext in _COMPRESSIONS:
-        name = name.removesuffix(ext)
-    ext = name.rsplit(".", 1)[-1]
+    """The manifest format its name tells (a compression suffix is looked through); ManifestError if none."""
+    ext = extension(path)
     # A .txt name is read as CSV (with a header), as before; a bare URL list is `--manifest-format txt`.
     fmt = {"json": "jsonl", "ndjson": "jsonl", "txt": "csv", "pq": "parquet"}.get(ext, ext)
     if fmt not in FORMATS:
@@ -43,16 +42,10 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     """Files named by paths, globs or folders (a folder gives its manifest files), sorted within each input."""
     files = []
     for item in inputs:
-        fs, _ = fsspec.core.url_to_fs(item)
-        found = [f.path for f in fsspec.open_files(item)] if any(c in item for c in "*?[") else []
-        if not found and fs.isdir(item):
-            found = [p for p in fs.find(item) if _is_manifest_name(p)]
-        elif not found and fs.exists(item):
-            found = [item]
+        found = list_files(item, _is_manifest_name)
         if not found:
             raise ManifestError(f"no manifest file at {item}")
-        protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
-        files += sorted(p if "://" in p or protocol in ("file", "local") else f"{protocol}://{p}" for p in found)
+        files += found
     return files
 
 
@@ -68,7 +61,7 @@ def count_rows(files: list[str]) -> int | None:
     """Rows in the manifest when every file is uncompressed Parquet (read from the footers), else None."""
     total = 0
     for path in files:
-        if detect_format(path) != "parquet" or path.lower().endswith(_COMPRESSIONS):
+        if detect_format(path) != "parquet" or is_compressed(path):
             return None
         try:
             with fsspec.open(path, "rb") as f:
@@ -78,7 +71,7 @@ def count_rows(files: list[str]) -> int | None:
     return total
 
 
-def _batches(path: str, fmt: str, text_columns: list[str]):
+def read_batches(path: str, fmt: str, text_columns: list[str]):
     """Record batches of one file. A file that cannot be read raises ManifestError naming it (and, for the
     text formats, its first bad line); so does a header with a repeated column name."""
     try:
@@ -199,7 +192,7 @@ def iter_shards(inputs: list[str], options: ManifestOptions, shard_size: int):
         if fmt not in FORMATS:
             raise ManifestError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
         text_columns = [options.url_col] + ([options.caption_col] if options.caption_col else [])
-        for batch in _batches(path, fmt, text_columns):
+        for batch in read_batches(path, fmt, text_columns):
             table, batch_carry = _select(batch, options, path)
             if schema is None:
                 schema, carry = table.schema, batch_carry

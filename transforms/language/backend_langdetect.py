@@ -1,4 +1,4 @@
-"""langdetect, a port of Google's language-detection: the reference peer (about 150 texts/s).
+"""langdetect, a port of Google's language-detection: the reference peer (accurate, but far slower).
 
 It samples n-grams at random, so a fixed seed makes it deterministic; the seed is set on this backend's own
 factory rather than on the global `DetectorFactory.seed`, so other langdetect users are left alone.

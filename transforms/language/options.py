@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from transforms.flag import opt
 from transforms.language.registry import BACKENDS, WORD_BACKENDS
 
-# Chosen by benchmarks/language.py: the one candidate past both 0.93 accuracy and 20,000 texts/s on one core
-# (with the default candidates and word evidence: 0.948 at ~47k texts/s); langdetect is the slow reference peer.
+# Chosen by benchmarks/language.py for accuracy and speed on one core (its figures are in the README);
+# langdetect is the slow reference peer.
 DEFAULT_BACKEND = "py3langid"
 
 # About the 30 languages with the most pages in Common Crawl's language statistics: the realistic candidate
@@ -18,12 +18,12 @@ WEB_LANGUAGES = ("en", "ru", "de", "zh", "ja", "es", "fr", "it", "pt", "nl", "pl
 # The same languages' approximate shares of Common Crawl's pages, in percent (cc-crawl-statistics, 2023-2024
 # crawls, rounded): the prior P(language) of a web text. The backends' own priors come from their training
 # corpora, near uniform, which on a 10-character alt text lets a rare language win over a common one; Bayes
-# with the web's prior takes 0.880 to 0.928 accuracy on gettext_600 (benchmarks/language.py).
+# with the web's prior raises accuracy on short texts (benchmarks/language.py).
 WEB_PRIOR = {"en": 44, "ru": 6, "de": 5.5, "zh": 5, "ja": 5, "es": 4.6, "fr": 4.4, "it": 2.5, "pt": 2.1, "nl": 1.9,
              "pl": 1.8, "cs": 1.0, "vi": 1.0, "id": 1.0, "tr": 0.9, "sv": 0.7, "fa": 0.7, "ko": 0.7, "ar": 0.6,
              "hu": 0.6, "el": 0.5, "ro": 0.5, "da": 0.4, "uk": 0.6, "fi": 0.4, "sk": 0.3, "th": 0.4, "no": 0.3,
              "bg": 0.3, "he": 0.2}
-OTHER_SHARE = 0.05  # percent, for a candidate language outside that list
+# A candidate language outside that list gets registry.OTHER_SHARE.
 PRIORS = ("web", "none")
 WORDS = ("auto", "on", "off")  # auto: on for a backend that supports word evidence (py3langid)
 ALL = "all"
@@ -41,7 +41,7 @@ class LanguageOptions:
       the kept languages are always candidates.
     prior: "web" weighs each candidate by its share of web pages (WEB_PRIOR), "none" keeps the backend's own.
     words: add wordfreq's word frequencies to the backend's n-gram evidence (words.py): "auto" (on where the
-      backend supports it: py3langid), "on" or "off". On gettext_600 it takes the default from 0.928 to 0.947.
+      backend supports it: py3langid), "on" or "off"; it raises accuracy on short texts (benchmarks/language.py).
     """
 
     backend: str = opt(DEFAULT_BACKEND, "language identifier", flag="language-backend", choices=BACKENDS)

@@ -11,12 +11,13 @@ BACKENDS = {
     "langdetect": "transforms.language.backend_langdetect:LangdetectIdentifier",
 }
 WORD_BACKENDS = ("py3langid",)  # those that can add wordfreq's word evidence (a class with supports_words)
+OTHER_SHARE = 0.05  # percent of web pages: the prior share of a candidate language that a prior does not list
 
 
 def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
                     prior: dict[str, float] | None = None, words: bool = False) -> LanguageIdentifier:
     """A ready identifier choosing among `languages` (ISO 639-1 codes; None = all the backend knows), weighing
-    them by `prior` (relative shares; languages it lacks get options.OTHER_SHARE) instead of the backend's own;
+    them by `prior` (relative shares; languages it lacks get OTHER_SHARE) instead of the backend's own;
     `words`: add wordfreq's word evidence (words.py; backends with `supports_words` only).
 
     Loading a model takes about a second (the word lists about two more): build one per process (a Beam DoFn
@@ -35,8 +36,6 @@ def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
 
 def prior_shares(prior: dict[str, float], languages: tuple[str, ...]) -> dict[str, float]:
     """Each candidate's prior probability: its share normalised over the candidates."""
-    from transforms.language.options import OTHER_SHARE
-
     shares = {code: float(prior.get(code, OTHER_SHARE)) for code in languages}
     if any(v <= 0 for v in shares.values()):
         raise ValueError("prior shares must be positive")

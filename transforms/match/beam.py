@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms.beam_util import REJECTED
-from transforms.candidate import rejected
+from transforms.beam_util import REJECTED, StageCounters
 
 from .core import QueryMatcher
 from .query_list import load_queries
@@ -29,10 +27,8 @@ class _MatchFn(beam.DoFn):
         # is read-only once built).
         self.matcher = self._shared.acquire(lambda: QueryMatcher(load_queries(self.queries_path)),
                                             tag=self.queries_path)
-        self.seen = Metrics.counter(f"wit.{STAGE}", "in")
-        self.kept = Metrics.counter(f"wit.{STAGE}", "out")
-        self.dropped = Metrics.counter(f"wit.{STAGE}", "dropped.no_query_match")
-        self.matches = Metrics.distribution(f"wit.{STAGE}", "matches_per_text")
+        self.counters = StageCounters(STAGE)
+        self.matches = self.counters.distribution("matches_per_text")
 
     def start_bundle(self):
         self.buffer = []
@@ -49,15 +45,14 @@ class _MatchFn(beam.DoFn):
         batch, self.buffer = self.buffer, []
         if not batch:
             return
-        self.seen.inc(len(batch))
+        self.counters.seen.inc(len(batch))
         for (element, window, timestamp), ids in zip(batch, self.matcher.match_many(e["text"] for e, _, _ in batch)):
             if ids:
-                self.kept.inc()
+                self.counters.kept.inc()
                 self.matches.update(len(ids))
                 out, tag = {**element, "matched_queries": ids}, None
             else:
-                self.dropped.inc()
-                out, tag = rejected(element, STAGE, "no_query_match"), REJECTED
+                out, tag = self.counters.reject(element, "no_query_match"), REJECTED
             if windowed:  # finish_bundle must say which window each output belongs to
                 out = WindowedValue(out, timestamp if timestamp is not None else MIN_TIMESTAMP,
                                     [window if window is not None else GlobalWindow()])

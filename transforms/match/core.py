@@ -8,10 +8,10 @@ Engines (same answers, tested against the definition):
 - `tokens` (default): the C extension `_tokenmatch`. Both `" " + q + " "` and the spaced text start and end
   with a space, so a match is a run of whole space-separated tokens; the list becomes a trie over token ids
   and a text costs one hash lookup per token, not one automaton step (a cache miss, with 500k queries) per
-  byte. About 2x the Rust engine and 4x MetaCLIP on the 500k list (benchmarks/match.py). Built by setup.py;
+  byte: the fastest engine on a large list (benchmarks/match.py). Built by setup.py;
   where no C compiler was found, the default falls back to `ahocorasick_rs` with a warning.
 - `ahocorasick_rs`: the Rust `aho-corasick` crate's contiguous NFA, reporting overlapping matches.
-  On the 500k list it scans about twice as fast as pyahocorasick with less memory (benchmarks/match.py).
+  Faster than pyahocorasick, with less memory (benchmarks/match.py).
   It runs on UTF-8 bytes encoded with "surrogatepass": a `str` haystack would refuse a lone surrogate, and
   the encoding keeps substring relations exactly (no character's bytes occur inside another's).
 - `pyahocorasick`: the C library MetaCLIP itself uses.

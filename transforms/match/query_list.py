@@ -12,8 +12,9 @@ import json
 
 import fsspec
 
+from transforms.files import extension
+
 FORMATS = ("json", "parquet", "txt")
-_COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 
 
 class QueryListError(ValueError):
@@ -22,10 +23,7 @@ class QueryListError(ValueError):
 
 def detect_format(path: str) -> str:
     """`json`, `parquet` or `txt`, from the file name (a compression suffix is looked through)."""
-    name = path.lower()
-    for ext in _COMPRESSIONS:
-        name = name.removesuffix(ext)
-    ext = name.rsplit(".", 1)[-1] if "." in name.rsplit("/", 1)[-1] else ""
+    ext = extension(path)
     fmt = {"json": "json", "parquet": "parquet", "pq": "parquet", "txt": "txt", "text": "txt"}.get(ext)
     if fmt is None:
         raise QueryListError(f"cannot tell the format of query list {path}: name it .json (a JSON list of "

@@ -38,9 +38,9 @@ def run(args) -> int:
     import time
 
     import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from transforms.beam_util import counter_values
     from transforms.crawl.beam import NAMESPACE, ReadCandidates, WriteCandidates
     from transforms.crawl.output import CANDIDATES_DIR, ERRORS_DIR, ERRORS_FILE, join, part_name, \
         remove_stale_parts
@@ -61,10 +61,7 @@ def run(args) -> int:
     outcome.wait_until_finish()
     remove_stale_parts(output, len(read.units))
 
-    counts = {}
-    for counter in outcome.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + (
-            counter.committed if counter.committed is not None else counter.attempted)
+    counts = counter_values(outcome, NAMESPACE).get(NAMESPACE, {})
     summary = {"seconds": round(time.time() - started, 1), "counts": dict(sorted(counts.items())),
                "files": [{"part": part_name(i), "input": path, "kind": kind}
                          for i, (path, kind) in enumerate(read.units)]}

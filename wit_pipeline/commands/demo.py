@@ -30,11 +30,16 @@ def _step(text: str) -> float:
 
 
 def run(args) -> int:
+    from functools import partial
+
     from queries import DEMO_DIR
-    from wit_pipeline.cli import main as wit
+    from wit_pipeline import runner
+    from wit_pipeline.commands import build, evaluate, queries, train
     from wit_pipeline.testbed import start_subprocess
     from wit_pipeline.testbed.warc import write_warc
 
+    # The commands it runs, through the same runner as `wit` (not cli.main: cli imports this module).
+    wit = partial(runner.run, commands={"queries": queries, "build": build, "train": train, "eval": evaluate})
     out = os.path.abspath(args.output)
     if os.path.exists(out):
         shutil.rmtree(out)

@@ -25,13 +25,13 @@ def register(p) -> None:
     r.add_argument("--captions", default=None, help="CSV with columns image,caption (several rows per image)")
     r.add_argument("--images", default=None, help="folder of the images named in --captions")
     r.add_argument("--split-json", default=None, help='JSON {"test": [image names], ...} restricting --captions')
-    r.add_argument("--split", default="test")
+    r.add_argument("--split", default="test", help="which split of a Flickr-style split.json to evaluate")
     lp = sub.add_parser("linear-probe", help="logistic regression on frozen image features")
     lp.add_argument("--train", required=True, help="image folder (one sub-folder per class)")
     lp.add_argument("--test", default=None, help="image folder with the same classes (default: hold out 30%%)")
     for s in (z, r, lp):
         s.add_argument("checkpoint", help="a checkpoint file written by wit train")
-        s.add_argument("--device", default=None)
+        s.add_argument("--device", default=None, help="torch device (default: cuda when there is one, else cpu)")
         s.add_argument("--json", default=None, help="also write the result to this JSON file")
 
 

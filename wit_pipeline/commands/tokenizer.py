@@ -10,7 +10,7 @@ def register(p) -> None:
     t = sub.add_parser("train", help="learn a BPE vocabulary from the captions of shards")
     t.add_argument("data", help="wit build output, shards folder, or brace pattern of .tar shards")
     t.add_argument("--output", required=True, help="tokenizer.json to write")
-    t.add_argument("--vocab-size", type=int, default=8192)
+    t.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary size, special tokens included")
     t.add_argument("--context-length", type=int, default=32, help="recorded for the encode check printed")
     t.add_argument("--samples", type=int, default=200_000, help="captions to read at most")
 

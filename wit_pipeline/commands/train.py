@@ -8,6 +8,8 @@ Writes OUTPUT/metrics.jsonl, OUTPUT/checkpoints/step_*.pt, OUTPUT/tokenizer.json
 """
 from __future__ import annotations
 
+import argparse
+
 import json
 import logging
 
@@ -25,12 +27,12 @@ def register(p) -> None:
     g.add_argument("--steps", type=int, default=None, help="optimiser steps (default: --epochs over sizes.json)")
     g.add_argument("--epochs", type=float, default=1.0, help="passes over the corpus when --steps is not given")
     g.add_argument("--stop-after", type=int, default=None, help="leave after this step; continue with --resume latest")
-    g.add_argument("--lr", type=float, default=5e-4)
-    g.add_argument("--weight-decay", type=float, default=0.2)
+    g.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
+    g.add_argument("--weight-decay", type=float, default=0.2, help="AdamW weight decay (not on gains and biases)")
     g.add_argument("--warmup", type=int, default=100, help="linear warm-up steps before the cosine decay")
-    g.add_argument("--beta1", type=float, default=0.9)
-    g.add_argument("--beta2", type=float, default=0.98)
-    g.add_argument("--eps", type=float, default=1e-6)
+    g.add_argument("--beta1", type=float, default=0.9, help="AdamW beta1")
+    g.add_argument("--beta2", type=float, default=0.98, help="AdamW beta2")
+    g.add_argument("--eps", type=float, default=1e-6, help="AdamW epsilon")
     g.add_argument("--grad-clip", type=float, default=0.0, help="max gradient norm; 0 = off")
     g.add_argument("--accum-freq", type=int, default=1, help="micro-batches per step (features cached: "
                    "the loss sees the whole accumulated batch)")
@@ -45,7 +47,8 @@ def register(p) -> None:
                    "takes GPU LOCAL_RANK)")
     g = p.add_argument_group("data")
     g.add_argument("--resampled", action="store_true", help="draw shards with replacement (endless)")
-    g.add_argument("--no-shard-shuffle", dest="shard_shuffle", action="store_false")
+    g.add_argument("--shard-shuffle", action=argparse.BooleanOptionalAction, default=True,
+                   help="shuffle the order of the shards each epoch")
     g.add_argument("--shuffle-buffer", type=int, default=2000, help="sample shuffle buffer per loader stream")
     g.add_argument("--image-size", type=int, default=None, help="override the model's input size")
     g.add_argument("--tokenizer", default=None, help="tokenizer.json to use instead of training one")
@@ -59,10 +62,11 @@ def register(p) -> None:
     g.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (and at the end)")
     g.add_argument("--keep-checkpoints", type=int, default=3, help="newest checkpoints kept; 0 keeps all")
     g.add_argument("--resume", default=None, help="'latest' (starts fresh when there is none yet) or a file")
-    g.add_argument("--log-every", type=int, default=10)
+    g.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars")
-    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show a progress bar on a terminal")
+    g.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
 
 
 def options_from_args(args):

@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from transforms.candidate import candidate
-from transforms.download.beam import AssignShards, DownloadShards, WriteSizes, shard_of
+from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
+from transforms.files import bucket_of as shard_of
 from transforms.download.options import ManifestOptions
 
 from helpers import options, tree_bytes
