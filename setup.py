@@ -17,7 +17,7 @@ setup(
     "and a CLIP trainer for them",
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # asyncio.timeout, possessive regular expressions (htmlscan)
     packages=find_packages(include=["wit_pipeline", "wit_pipeline.*", "transforms", "transforms.*",
                                     "queries", "queries.*"]),
     package_data={"queries": ["data/*.json", "data/*.md", "data/demo/*", "data/demo/wordnet/*"]},
