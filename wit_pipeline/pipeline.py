@@ -35,6 +35,7 @@ from transforms.match.query_list import detect_format
 from transforms.text.beam import CleanText
 
 from wit_pipeline.options import BuildConfig, parse_build_args
+from wit_pipeline.verify import check_build
 
 MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
     pa.field("raw_uid", pa.string()), pa.field("matched_queries", pa.list_(pa.int32())),
@@ -143,4 +144,5 @@ def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
         return summary
     with FileSystems.create(f"{cfg.output}/summary.json") as f:
         f.write(json.dumps(summary, indent=1).encode())
+    check_build(cfg.output, summary["stages"], cfg.skip_download)  # a run that did not do its work fails here
     return summary

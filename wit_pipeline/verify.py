@@ -1,0 +1,96 @@
+"""A run that did not do its work is not a success: after `wit build`, check that every output the job must
+write is there and that the counters add up, and say what is wrong when they do not.
+
+On a runner that runs the pipeline only in part, or reports no counters (Beam's DaskRunner wrote only
+crawl_errors.json and an empty summary, and exited 0), the build fails here instead of looking finished.
+"""
+from __future__ import annotations
+
+import json
+
+import fsspec
+import pyarrow.parquet as pq
+
+# Stages whose counters must balance: in = out + every dropped.<reason>.
+FILTERS = ("text", "match", "balance", "language")
+# Each stage's input is the stage before it's output.
+CHAIN = (("crawl", "candidates", "text", "in"), ("text", "out", "match", "in"), ("match", "out", "balance", "in"),
+         ("balance", "out", "language", "in"))
+
+
+class RunCheckError(ValueError):
+    """The build finished without doing all of its work: the message lists what is missing or off."""
+
+
+def _dropped(counters: dict, prefix: str = "dropped.") -> int:
+    return sum(v for k, v in counters.items() if k.startswith(prefix))
+
+
+def counter_problems(stages: dict, skip_download: bool) -> list[str]:
+    """What does not add up in a build's counters ({stage: {name: value}})."""
+    if not stages.get("crawl"):
+        return ["the runner reported no counters (nothing ran, or the runner does not report Beam metrics)"]
+    problems = []
+    get = lambda stage, name: stages.get(stage, {}).get(name, 0)  # noqa: E731 (a counter never incremented is 0)
+    for stage in FILTERS:
+        ins, outs, dropped = get(stage, "in"), get(stage, "out"), _dropped(stages.get(stage, {}))
+        if ins != outs + dropped:
+            problems.append(f"{stage}: in {ins} != out {outs} + dropped {dropped}")
+    for before, out_name, after, in_name in CHAIN:
+        if get(before, out_name) != get(after, in_name):
+            problems.append(f"{after}: in {get(after, in_name)} != {before} {out_name} {get(before, out_name)}")
+    unique = get("dedup", "out")
+    if get("language", "out") != unique + _dropped(stages.get("dedup", {})):
+        problems.append(f"dedup: language out {get('language', 'out')} != out {unique} + dropped "
+                        f"{_dropped(stages.get('dedup', {}))}")
+    if not skip_download:
+        rows = get("download", "rows")
+        if rows != unique:
+            problems.append(f"download: rows {rows} != dedup out {unique}")
+        if rows != get("download", "success") + _dropped(stages.get("download", {}), "failed."):
+            problems.append(f"download: rows {rows} != success {get('download', 'success')} + failed "
+                            f"{_dropped(stages.get('download', {}), 'failed.')}")
+    return problems
+
+
+def output_problems(output: str, stages: dict, skip_download: bool) -> list[str]:
+    """What is missing from a build's output folder, or disagrees with its counters."""
+    fs, root = fsspec.core.url_to_fs(output)
+    root = root.rstrip("/")
+    problems = [f"{name} is missing" for name in ("query_counts.parquet", "crawl_errors.json")
+                if not fs.exists(f"{root}/{name}")]
+    unique = stages.get("dedup", {}).get("out", 0)
+    manifest_rows = _parquet_rows(fs, f"{root}/manifest/*.parquet")
+    if manifest_rows != unique:
+        problems.append(f"manifest/: {manifest_rows} rows, but dedup kept {unique}")
+    dropped = sum(_dropped(stages.get(stage, {})) for stage in (*FILTERS, "dedup"))
+    rejected_rows = _parquet_rows(fs, f"{root}/rejected/part-*.parquet")
+    if rejected_rows != dropped:
+        problems.append(f"rejected/: {rejected_rows} rows, but the stages dropped {dropped}")
+    if not skip_download:
+        shard_rows = _parquet_rows(fs, f"{root}/shards/[0-9]*.parquet")
+        if shard_rows != unique:
+            problems.append(f"shards/: {shard_rows} Parquet rows, but the manifest has {unique}")
+        sizes = f"{root}/shards/sizes.json"
+        if not fs.exists(sizes):
+            problems.append("shards/sizes.json is missing")
+        else:
+            with fs.open(sizes, "rb") as f:
+                stored = sum(json.loads(f.read()).values())
+            if stored != stages.get("download", {}).get("success", 0):
+                problems.append(f"shards/sizes.json counts {stored} images, but {stages['download']['success']} "
+                                "were downloaded")
+    return problems
+
+
+def _parquet_rows(fs, pattern: str) -> int:
+    return sum(pq.ParquetFile(fs.open(path, "rb")).metadata.num_rows for path in fs.glob(pattern))
+
+
+def check_build(output: str, stages: dict, skip_download: bool) -> None:
+    """Raise RunCheckError naming every problem, or return when the build did all of its work."""
+    problems = counter_problems(stages, skip_download)
+    if not problems:
+        problems = output_problems(output, stages, skip_download)
+    if problems:
+        raise RunCheckError(f"the build in {output} did not do all of its work: " + "; ".join(problems))
