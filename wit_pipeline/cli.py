@@ -7,7 +7,7 @@ import os
 import sys
 
 from wit_pipeline import runner
-from wit_pipeline.commands import build, candidates, demo, download, queries, testbed
+from wit_pipeline.commands import build, candidates, demo, download, queries, shards, testbed
 from wit_pipeline.commands import evaluate, show, stats, tokenizer, train
 
 COMMANDS = {
@@ -15,6 +15,7 @@ COMMANDS = {
     "candidates": candidates,
     "demo": demo,
     "download": download,
+    "shards": shards,
     "queries": queries,
     "testbed": testbed,
     "stats": stats,

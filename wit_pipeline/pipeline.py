@@ -26,6 +26,7 @@ from transforms.crawl.beam import ReadCandidates
 from transforms.crawl.inputs import expand_inputs
 from transforms.dedup.beam import Dedup
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
+from transforms.download.options import DownloadOptions
 from transforms.download.provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, \
     record
 from transforms.download.writer import Output, written_files
@@ -35,7 +36,7 @@ from transforms.match.query_list import detect_format
 from transforms.text.beam import CleanText
 
 from wit_pipeline.options import BuildConfig, parse_build_args
-from wit_pipeline.verify import check_build
+from wit_pipeline.verify import check_build, check_shards
 
 MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
     pa.field("raw_uid", pa.string()), pa.field("matched_queries", pa.list_(pa.int32())),
@@ -116,6 +117,39 @@ def report(summary: dict) -> str:
     for stage, counters in summary.items():
         lines.append(f"  {stage:9s} " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     return "\n".join(lines)
+
+
+def read_manifest_shard(path: str) -> tuple[int, list[dict]]:
+    """One manifest/NNNNN.parquet of a build: (its shard id, its rows, sorted by uid as written)."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(path) as f:
+        rows = pq.read_table(f).to_pylist()
+    return int(path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]), rows
+
+
+def run_shards(output: str, download: DownloadOptions, beam_args: list[str]) -> dict:
+    """The download stage alone, from a finished build's manifest/: the same shards, tars, Parquet, stats and
+    sizes.json that `wit build` writes, on a cluster of its own (a few workers for days, where curation
+    wanted a hundred for hours). Complete shards are skipped, as in a build."""
+    options = PipelineOptions(beam_args)
+    if not options.view_as(StandardOptions).runner:
+        options.view_as(StandardOptions).runner = "FnApiRunner"
+    manifests = sorted(m.path for m in FileSystems.match([f"{output}/manifest/*.parquet"])[0].metadata_list)
+    if not manifests:
+        raise ValueError(f"no manifest/*.parquet in {output}: run `wit build` there first (--skip-download "
+                         "stops it before the images)")
+    start = time.monotonic()
+    p = beam.Pipeline(options=options)
+    stats = (p | "Manifests" >> beam.Create(manifests) | "Spread" >> beam.Reshuffle()
+             | "ReadManifest" >> beam.Map(read_manifest_shard)
+             | "DownloadShards" >> DownloadShards(download, SHARD_COLUMNS))
+    stats | "WriteSizes" >> WriteSizes(download.output)
+    result = p.run()
+    result.wait_until_finish()
+    summary = {"seconds": round(time.monotonic() - start, 1), "stages": summarise(result)}
+    check_shards(output, summary["stages"])
+    return summary
 
 
 def run(argv: list[str]) -> dict:

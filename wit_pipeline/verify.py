@@ -26,47 +26,56 @@ def _dropped(counters: dict, prefix: str = "dropped.") -> int:
     return sum(v for k, v in counters.items() if k.startswith(prefix))
 
 
-def counter_problems(stages: dict, skip_download: bool) -> list[str]:
-    """What does not add up in a build's counters ({stage: {name: value}})."""
-    if not stages.get("crawl"):
+BUILD = ("crawl", "text", "match", "balance", "language", "dedup", "download")
+
+
+def counter_problems(stages: dict, skip_download: bool, stages_run: tuple = BUILD,
+                     unique: int | None = None) -> list[str]:
+    """What does not add up in a run's counters ({stage: {name: value}}). `stages_run`: the stages the run
+    had (the whole build, or the download alone, fed `unique` manifest rows)."""
+    if not stages.get(stages_run[0]) and not (stages_run[0] == "download" and unique == 0):
         return ["the runner reported no counters (nothing ran, or the runner does not report Beam metrics)"]
     problems = []
     get = lambda stage, name: stages.get(stage, {}).get(name, 0)  # noqa: E731 (a counter never incremented is 0)
-    for stage in FILTERS:
-        ins, outs, dropped = get(stage, "in"), get(stage, "out"), _dropped(stages.get(stage, {}))
-        if ins != outs + dropped:
-            problems.append(f"{stage}: in {ins} != out {outs} + dropped {dropped}")
-    for before, out_name, after, in_name in CHAIN:
-        if get(before, out_name) != get(after, in_name):
-            problems.append(f"{after}: in {get(after, in_name)} != {before} {out_name} {get(before, out_name)}")
-    unique = get("dedup", "out")
-    if get("language", "out") != unique + _dropped(stages.get("dedup", {})):
-        problems.append(f"dedup: language out {get('language', 'out')} != out {unique} + dropped "
-                        f"{_dropped(stages.get('dedup', {}))}")
+    if "crawl" in stages_run:
+        for stage in FILTERS:
+            ins, outs, dropped = get(stage, "in"), get(stage, "out"), _dropped(stages.get(stage, {}))
+            if ins != outs + dropped:
+                problems.append(f"{stage}: in {ins} != out {outs} + dropped {dropped}")
+        for before, out_name, after, in_name in CHAIN:
+            if get(before, out_name) != get(after, in_name):
+                problems.append(f"{after}: in {get(after, in_name)} != {before} {out_name} {get(before, out_name)}")
+        unique = get("dedup", "out")
+        if get("language", "out") != unique + _dropped(stages.get("dedup", {})):
+            problems.append(f"dedup: language out {get('language', 'out')} != out {unique} + dropped "
+                            f"{_dropped(stages.get('dedup', {}))}")
     if not skip_download:
         rows = get("download", "rows")
         if rows != unique:
-            problems.append(f"download: rows {rows} != dedup out {unique}")
+            problems.append(f"download: rows {rows} != manifest rows {unique}")
         if rows != get("download", "success") + _dropped(stages.get("download", {}), "failed."):
             problems.append(f"download: rows {rows} != success {get('download', 'success')} + failed "
                             f"{_dropped(stages.get('download', {}), 'failed.')}")
     return problems
 
 
-def output_problems(output: str, stages: dict, skip_download: bool) -> list[str]:
-    """What is missing from a build's output folder, or disagrees with its counters."""
+def output_problems(output: str, stages: dict, skip_download: bool, stages_run: tuple = BUILD,
+                    unique: int | None = None) -> list[str]:
+    """What is missing from a run's output folder, or disagrees with its counters."""
     fs, root = fsspec.core.url_to_fs(output)
     root = root.rstrip("/")
-    problems = [f"{name} is missing" for name in ("query_counts.parquet", "crawl_errors.json")
-                if not fs.exists(f"{root}/{name}")]
-    unique = stages.get("dedup", {}).get("out", 0)
-    manifest_rows = _parquet_rows(fs, f"{root}/manifest/*.parquet")
-    if manifest_rows != unique:
-        problems.append(f"manifest/: {manifest_rows} rows, but dedup kept {unique}")
-    dropped = sum(_dropped(stages.get(stage, {})) for stage in (*FILTERS, "dedup"))
-    rejected_rows = _parquet_rows(fs, f"{root}/rejected/part-*.parquet")
-    if rejected_rows != dropped:
-        problems.append(f"rejected/: {rejected_rows} rows, but the stages dropped {dropped}")
+    problems = []
+    if "crawl" in stages_run:
+        problems += [f"{name} is missing" for name in ("query_counts.parquet", "crawl_errors.json")
+                     if not fs.exists(f"{root}/{name}")]
+        unique = stages.get("dedup", {}).get("out", 0)
+        manifest_rows = _parquet_rows(fs, f"{root}/manifest/*.parquet")
+        if manifest_rows != unique:
+            problems.append(f"manifest/: {manifest_rows} rows, but dedup kept {unique}")
+        dropped = sum(_dropped(stages.get(stage, {})) for stage in (*FILTERS, "dedup"))
+        rejected_rows = _parquet_rows(fs, f"{root}/rejected/part-*.parquet")
+        if rejected_rows != dropped:
+            problems.append(f"rejected/: {rejected_rows} rows, but the stages dropped {dropped}")
     if not skip_download:
         shard_rows = _parquet_rows(fs, f"{root}/shards/[0-9]*.parquet")
         if shard_rows != unique:
@@ -77,14 +86,26 @@ def output_problems(output: str, stages: dict, skip_download: bool) -> list[str]
         else:
             with fs.open(sizes, "rb") as f:
                 stored = sum(json.loads(f.read()).values())
-            if stored != stages.get("download", {}).get("success", 0):
-                problems.append(f"shards/sizes.json counts {stored} images, but {stages['download']['success']} "
-                                "were downloaded")
+            success = stages.get("download", {}).get("success", 0)
+            if stored != success:
+                problems.append(f"shards/sizes.json counts {stored} images, but {success} were downloaded")
     return problems
 
 
 def _parquet_rows(fs, pattern: str) -> int:
     return sum(pq.ParquetFile(fs.open(path, "rb")).metadata.num_rows for path in fs.glob(pattern))
+
+
+def check_shards(output: str, stages: dict) -> None:
+    """After the download stage alone (`wit shards`): every manifest row is in a shard, sizes.json agrees."""
+    fs, root = fsspec.core.url_to_fs(output)
+    manifest_rows = _parquet_rows(fs, f"{root.rstrip('/')}/manifest/*.parquet")
+    problems = counter_problems(stages, skip_download=False, stages_run=("download",), unique=manifest_rows)
+    if not problems:
+        problems = output_problems(output, stages, skip_download=False, stages_run=("download",),
+                                   unique=manifest_rows)
+    if problems:
+        raise RunCheckError(f"the shards of {output} are not all there: " + "; ".join(problems))
 
 
 def check_build(output: str, stages: dict, skip_download: bool) -> None:
