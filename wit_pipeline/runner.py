@@ -44,7 +44,6 @@ def run(argv: list[str], commands: dict) -> int:
     if (unknown or after) and not getattr(module, "BEAM_ARGS", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown + after)}")
     args.extra_args = unknown + after
-    args.command_argv = argv[argv.index(args.command) + 1:]
     try:
         return module.run(args) or 0
     except KeyboardInterrupt:
