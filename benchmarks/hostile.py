@@ -115,13 +115,28 @@ def warm(urls: list[str]) -> None:
                 pass
 
 
-def report_processes(measured) -> tuple[int, list[str]]:
-    lines, worst = [], 0
+def report_processes(measured) -> int:
+    """Print the peak RSS of each process of a run; returns the largest."""
+    print(f"  peak RSS per process (limit 1024 MiB), whole tree {measured.peak_rss_bytes / (1 << 20):.0f} MiB:")
+    worst = 0
     for pid, (name, rss) in sorted((measured.process_peaks or {}).items(), key=lambda kv: -kv[1][1]):
         worst = max(worst, rss)
         if rss >= 50 << 20:  # the bash and tiny helper processes are not worth a line
-            lines.append(f"    pid {pid:>7} {name:<16} peak RSS {rss / (1 << 20):7.0f} MiB")
-    return worst, lines
+            print(f"    pid {pid:>7} {name:<16} peak RSS {rss / (1 << 20):7.0f} MiB")
+    return worst
+
+
+def measure(cmd: list[str], log: str, bound: float):
+    """Run `cmd` within `bound` seconds, print its exit, time and the load around it; (measured, ok)."""
+    load_before = os.getloadavg()
+    m = run_measured(cmd, log_path=log, timeout=bound)
+    load_after = os.getloadavg()
+    ok = m.returncode == 0 and not m.timed_out
+    print(f"  exit {m.returncode}{' (TIMED OUT)' if m.timed_out else ''}, wall {m.wall_s:.1f} s, CPU {m.cpu_s:.1f} s, "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    if not ok:
+        print(tail(log))
+    return m, ok
 
 
 def soak_download(args, web_a, web_b, work: str) -> bool:
@@ -130,7 +145,8 @@ def soak_download(args, web_a, web_b, work: str) -> bool:
     manifest = os.path.join(work, "hostile.parquet")
     names = make_manifest(manifest, args.count, table)
     warm([web_a.url(f"/hostile/encoded/{c}/{BOMB_MIB}/0_64x48.jpg") for c in CODINGS])
-    warm(sorted({make(i) for i in range(min(args.count, NORMAL_SEEDS * 2)) for make in [table[0][1]]}))
+    normal = table[0][1]
+    warm(sorted({normal(i) for i in range(min(args.count, NORMAL_SEEDS * 2))}))
     out = os.path.join(work, "download")
     cmd = wit_bin() + ["download", manifest, "--output", out, "--processes", str(args.processes),
                        "--allow-network", "127.0.0.1/32", "--connect-timeout", "2", "--read-timeout", "2",
@@ -138,14 +154,8 @@ def soak_download(args, web_a, web_b, work: str) -> bool:
                        "--summary-json", os.path.join(work, "summary.json")]
     print(f"wit download: {args.count} URLs ({len(table) - 1} hostile cases, {1 - NORMAL_SHARE:.0%} of rows), "
           f"{args.processes} processes; bound {args.bound:g} s", flush=True)
-    load_before = os.getloadavg()
-    m = run_measured(cmd, log_path=os.path.join(work, "download.log"), timeout=args.bound)
-    load_after = os.getloadavg()
-    ok = m.returncode == 0 and not m.timed_out
-    print(f"  exit {m.returncode}{' (TIMED OUT)' if m.timed_out else ''}, wall {m.wall_s:.1f} s, CPU {m.cpu_s:.1f} s, "
-          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    m, ok = measure(cmd, os.path.join(work, "download.log"), args.bound)
     if not ok:
-        print(tail(os.path.join(work, "download.log")))
         return False
     rows = pa.concat_tables([pq.read_table(f) for f in sorted(glob.glob(os.path.join(out, "*.parquet")))])
     statuses, messages, case = (rows.column(c).to_pylist() for c in ("status", "error_message", "case"))
@@ -164,9 +174,7 @@ def soak_download(args, web_a, web_b, work: str) -> bool:
         print(f"    {name:<34} {counts}")
     for name, status, message in wrong[:10]:
         print(f"  UNEXPECTED {name}: {status}: {message}")
-    worst, lines = report_processes(m)
-    print(f"  peak RSS per process (limit 1024 MiB), whole tree {m.peak_rss_bytes / (1 << 20):.0f} MiB:")
-    print("\n".join(lines))
+    worst = report_processes(m)  # printed whatever the rows say
     return len(statuses) == len(names) and not wrong and worst < GIB
 
 
@@ -205,24 +213,14 @@ def soak_build(args, web_a, work: str) -> bool:
                        "--allow-network", "127.0.0.1/32", "--total-timeout", "5", "--runner", "FnApiRunner"]
     print(f"\nwit build: a WARC of {described} ({os.path.getsize(warc) / (1 << 20):.1f} MiB); "
           f"bound {args.bound:g} s", flush=True)
-    load_before = os.getloadavg()
-    m = run_measured(cmd, log_path=os.path.join(work, "build.log"), timeout=args.bound)
-    load_after = os.getloadavg()
-    ok = m.returncode == 0 and not m.timed_out
-    print(f"  exit {m.returncode}{' (TIMED OUT)' if m.timed_out else ''}, wall {m.wall_s:.1f} s, CPU {m.cpu_s:.1f} s, "
-          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    if not ok:
-        print(tail(os.path.join(work, "build.log")))
+    m, ok = measure(cmd, os.path.join(work, "build.log"), args.bound)
     summary_path = os.path.join(out, "summary.json")
     if os.path.exists(summary_path):
         with open(summary_path) as f:
             stages = json.load(f)["stages"]
         for stage, counters in stages.items():
             print(f"    {stage:<9} " + ", ".join(f"{k} {v}" for k, v in counters.items()))
-    worst, lines = report_processes(m)
-    print(f"  peak RSS per process (limit 1024 MiB), whole tree {m.peak_rss_bytes / (1 << 20):.0f} MiB:")
-    print("\n".join(lines))
-    return ok and worst < GIB
+    return report_processes(m) < GIB and ok
 
 
 def main() -> int:

@@ -96,25 +96,24 @@ def _shown(value) -> str | None:
 
 
 def add_flags(parser, cls, *, path: tuple = (), recurse: bool = True, skip: tuple = (), aliases: dict | None = None,
-              defaults: dict | None = None, group: str | None = None) -> list[Flag]:
+              group: str | None = None) -> list[Flag]:
     """Add a flag for every command-line field of `cls` (nested dataclasses flattened) to `parser`.
 
     path: where `cls` sits in the dataclass that build() makes (("image",) for DownloadOptions.image);
     recurse: False leaves nested dataclasses out (to give them groups of their own); skip: field paths
-    ("fetch.user_agent") or names left out; aliases: dest -> older names also accepted; defaults: dest -> a
-    default other than the dataclass's (a command's own choice, shown in its help)."""
+    ("fetch.user_agent") or names left out; aliases: dest -> older names also accepted."""
     target = parser.add_argument_group(group) if group else parser
-    aliases, defaults = aliases or {}, defaults or {}
+    aliases = aliases or {}
     made = []
-    for path, f in leaves(cls, path, recurse):
+    for here, f in leaves(cls, path, recurse):
         meta = f.metadata
         dest = (meta.get("flag") or f.name).replace("-", "_")
-        if ".".join(path) in skip or dest in skip or f.name in skip:
+        if ".".join(here) in skip or dest in skip or f.name in skip:
             continue
         dashed = "--" + dest.replace("_", "-")
         hidden = [f"--{dest}"] if "_" in dest else []
         hidden += [f"--{a}" for a in aliases.get(dest, ())]
-        default = defaults.get(dest, _default(f))
+        default = _default(f)
         kind = _kind(f, default)
         kwargs = {"dest": dest, "help": meta.get("help") or None}
         if meta.get("parse") and meta.get("shown") is not None:  # argparse runs `type` on a text default too
@@ -139,8 +138,16 @@ def add_flags(parser, cls, *, path: tuple = (), recurse: bool = True, skip: tupl
         # BooleanOptionalAction made a --no-x of each name: the hidden ones' stay hidden too.
         action.hidden_aliases = tuple(s for s in action.option_strings
                                       if s in hidden or "_" in s or s.removeprefix("--no-") in (h[2:] for h in hidden))
-        made.append(Flag(dest, path, f))
+        made.append(Flag(dest, here, f))
     return made
+
+
+def split_beam_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the words before `--`, the words after it): what follows `--` is Beam's, whatever it looks like."""
+    if "--" not in argv:
+        return list(argv), []
+    at = argv.index("--")
+    return list(argv[:at]), list(argv[at + 1:])
 
 
 def value(flag: Flag, args):
@@ -155,9 +162,7 @@ def value(flag: Flag, args):
         return tuple(item for entry in raw or () for item in _comma_list(entry))
     if meta.get("nargs"):
         return tuple(raw)
-    if isinstance(raw, str) and _kind(flag.field, _default(flag.field)) is tuple and not meta.get("parse"):
-        return _comma_list(raw)  # a default given as text
-    return raw
+    return raw  # a text default went through the flag's type too (argparse converts string defaults)
 
 
 def build(cls, args, flags: list[Flag], path: tuple = (), **fixed):

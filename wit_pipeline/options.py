@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_build_args(argv: list[str]) -> tuple[BuildConfig, list[str]]:
     """(the build's config, Beam's arguments) from a `wit build` command line, parsed once."""
-    own, after = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (list(argv), [])
+    own, after = flags.split_beam_args(argv)
     args, beam_args = build_parser().parse_known_args(own)
     return config_from_args(args), beam_args + after
 

@@ -132,9 +132,7 @@ def run_shards(output: str, download: DownloadOptions, beam_args: list[str]) -> 
     """The download stage alone, from a finished build's manifest/: the same shards, tars, Parquet, stats and
     sizes.json that `wit build` writes, on a cluster of its own (a few workers for days, where curation
     wanted a hundred for hours). Complete shards are skipped, as in a build."""
-    options = PipelineOptions(beam_args)
-    if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = "FnApiRunner"
+    options = _beam_options(beam_args)
     manifests = sorted(m.path for m in FileSystems.match([f"{output}/manifest/*.parquet"])[0].metadata_list)
     if not manifests:
         raise ValueError(f"no manifest/*.parquet in {output}: run `wit build` there first (--skip-download "
@@ -157,11 +155,16 @@ def run(argv: list[str]) -> dict:
     return run_config(*parse_build_args(argv))
 
 
-def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
+def _beam_options(beam_args: list[str]) -> PipelineOptions:
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:  # Beam's default would try to download Prism first; the embedded runner is here
         standard.runner = "FnApiRunner"
+    return options
+
+
+def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
+    options = _beam_options(beam_args)
     if not FileSystems.exists(cfg.queries):  # fail before any work, not inside a worker
         raise ValueError(f"no query list at {cfg.queries}")
     detect_format(cfg.queries)  # a name we cannot read as a query list is refused here too

@@ -38,7 +38,7 @@ def run(argv: list[str], commands: dict) -> int:
             print(f"wit {command}: error: {e}", file=sys.stderr)
             return 2
     # Everything after `--`, and every flag wit does not know, is Beam's (for the commands that run on Beam).
-    own, after = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    own, after = flags.split_beam_args(argv)
     args, unknown = parser.parse_known_args(own)
     module = commands[args.command]
     if (unknown or after) and not getattr(module, "BEAM_ARGS", False):

@@ -124,7 +124,7 @@ def _deflate(data, sink: _Sink) -> None:
 
 def _brotli(data, sink: _Sink) -> None:
     d = brotli.Decompressor()
-    sink.add(d.process(bytes(data), output_buffer_limit=_STEP))
+    sink.add(d.process(data, output_buffer_limit=_STEP))
     while not d.is_finished() and not d.can_accept_more_data():
         sink.add(d.process(b"", output_buffer_limit=_STEP))
     if not d.is_finished():

@@ -10,9 +10,8 @@ import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import aiohttp
 from yarl import URL
@@ -58,9 +57,7 @@ def check_url(url, base: URL | None = None) -> URL:
         parsed = URL(url)
         if base is not None:
             parsed = base.join(parsed)
-        scheme, host = parsed.scheme, parsed.raw_host
-        if scheme in ("http", "https") and not host:
-            raise DownloadFailure("invalid_url", "the URL has no host")
+        scheme = parsed.scheme
         parsed.port  # raises on a malformed port
         host = parsed.host
     except (ValueError, UnicodeError, TypeError) as e:
@@ -305,7 +302,8 @@ class Fetcher:
             prefix = "" if rules.status == "blocked_address" else "fetching robots.txt: "
             raise DownloadFailure(rules.status, prefix + rules.message)
         # Matching is linear, but a file of wildcard rules against a long path still costs milliseconds.
-        allowed = await self._off_loop(rules.allows, str(url)) if rules.costly(url) else rules.allows(str(url))
+        text = str(url)
+        allowed = await self._off_loop(rules.allows, text) if rules.costly(text) else rules.allows(text)
         if not allowed:
             raise DownloadFailure("robots_disallowed", rules.disallow_all or "robots.txt disallows this path")
 
@@ -317,8 +315,7 @@ class Fetcher:
             for _ in range(5):  # RFC 9309: follow at least five redirects
                 result = await self._request(url, host, ROBOTS_MAX_BYTES, for_robots=True)
                 if isinstance(result, Response):  # up to 512 KiB of rules: parsed off the event loop
-                    return await self._off_loop(parse_robots, bytes(result.body).decode("utf-8", "replace"),
-                                                ROBOTS_TOKEN)
+                    return await self._off_loop(parse_robots, result.body.decode("utf-8", "replace"), ROBOTS_TOKEN)
                 url = check_url(result, base=url)
                 host = url.host
             return RobotsRules()  # too many redirects: RFC 9309 treats it as unavailable (allow)

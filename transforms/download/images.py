@@ -88,7 +88,7 @@ def _check_structure(data, fmt: str) -> None:
     """Refuse, before decoding, files whose structure would hold a decode thread for seconds or minutes in
     Pillow or libjpeg: thousands of progressive scans, markers or chunks, or a huge GIF comment (read in
     quadratic time). Linear scans of the bytes; real files are far inside every bound."""
-    if fmt in ("JPEG", "MPO"):
+    if fmt == "JPEG":
         # 0xFF in entropy-coded data is followed by 0x00 or a restart marker, so these count real markers
         # (an embedded thumbnail or a binary profile may add a few).
         scans = data.count(b"\xff\xda")
@@ -178,26 +178,19 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     clips them: a mid-grey 16-bit PNG came out white, a float TIFF in 0..1 black). Converted a band of rows
     at a time: full-size float64 temporaries took 2 GB for a 9400x9400 16-bit PNG."""
     a = np.asarray(img)
+    bands = [slice(start, start + 256) for start in range(0, a.shape[0], 256)]
     if img.mode == "F":
-        finite = [np.nanmax(np.where(np.isfinite(band), band, np.nan), initial=0.0) for band in _bands(a)]
-        top = max(finite, default=0.0)
+        top = max((np.nanmax(np.where(np.isfinite(a[rows]), a[rows], np.nan), initial=0.0) for rows in bands),
+                  default=0.0)
         scale = 255.0 if top <= 1.0 else (1.0 if top <= 255.0 else 255.0 / top)  # 0..1, 0..255, or wider
     else:  # I;16*: 0..65535; I: as 8-bit, 16-bit or wider, by its largest value
         top = int(a.max(initial=0))
         scale = 1.0 if img.mode == "I" and top <= 255 else (1 / 257.0 if top <= 65535 else 255.0 / top)
     out = np.empty(a.shape, np.uint8)
-    for rows, band in zip(_band_slices(a), _bands(a)):
-        band = band.astype(np.float32) * scale
+    for rows in bands:
+        band = a[rows].astype(np.float32) * scale
         out[rows] = np.clip(np.rint(np.nan_to_num(band, nan=0.0, posinf=0.0, neginf=0.0)), 0, 255)
     return Image.fromarray(out, "L")
-
-
-def _band_slices(a: np.ndarray, rows: int = 256):
-    return [slice(start, start + rows) for start in range(0, a.shape[0], rows)]
-
-
-def _bands(a: np.ndarray):
-    return (a[rows] for rows in _band_slices(a))
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

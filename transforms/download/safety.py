@@ -240,9 +240,9 @@ class RobotsRules:
             self.disallow_all = (f"robots.txt has {len(self._wildcard)} wildcard rules, more than "
                                  f"{MAX_WILDCARD_RULES}: the site counts as disallowed")
 
-    def costly(self, url) -> bool:
+    def costly(self, url: str) -> bool:
         """Whether matching `url` may take long enough (wildcard rules x path length) to run off the loop."""
-        return len(self._wildcard) * len(str(url)) > 100_000
+        return len(self._wildcard) * len(url) > 100_000
 
     def allows(self, url: str) -> bool:
         if self.disallow_all is not None:

@@ -53,8 +53,9 @@ def download_options(output: str, args):
         return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names}
 
     run = {flag.path[-1]: flags.value(flag, args) for flag in _FLAGS}
+    fetch_names = {f.name for f in dataclasses.fields(FetchOptions)}
     fetch = FetchOptions(**{**part(FetchOptions, "download.fetch."),
-                            **{k: v for k, v in run.items() if k in {f.name for f in dataclasses.fields(FetchOptions)}}})
+                            **{k: v for k, v in run.items() if k in fetch_names}})
     return DownloadOptions(output=f"{output.rstrip('/')}/shards", shard_size=options.get("download.shard_size", 10_000),
                            processes=1, progress=False, decode_threads=run.get("decode_threads", 0),
                            image=ImageOptions(**part(ImageOptions, "download.image.")), fetch=fetch,
