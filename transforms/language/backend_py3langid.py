@@ -14,6 +14,11 @@ labels and "zxx" are left out), and a text is cut to MAX_BYTES.
 With `words=True` (the pipeline's default), wordfreq's word frequencies are added to the n-gram evidence
 (words.py): naive Bayes over both, then normalised again. A text with no known n-gram but a known word then
 gets a language from its words and the prior.
+
+With `fit=True` (the pipeline's default; needs `words`), an English answer must also pass two checks, else the
+text is UND with a note saying why (explain_many): its letters are mostly Latin (script.py), and it fits English
+better than the languages outside the candidates (fit.py: the model's other languages score the n-grams of
+the texts answered English, and their words are weighed against an ordinary word's frequency).
 """
 from __future__ import annotations
 
@@ -23,8 +28,10 @@ from collections.abc import Sequence
 import numpy as np
 from py3langid import langid as _langid
 
+from transforms.language import fit as fit_rules
 from transforms.language.base import UND, LanguageIdentifier, is_blank
 from transforms.language.registry import check_languages, prior_shares
+from transforms.language.script import foreign_script
 
 MAX_BYTES = 1024  # plenty to tell a language; bounds the batch walk, which takes one step per byte of the longest
 SMALL_BATCH = 32  # below this many texts, the per-text Python walk costs less than the NumPy steps
@@ -41,7 +48,7 @@ class Py3LangidIdentifier(LanguageIdentifier):
     supports_words = True
 
     def __init__(self, languages: tuple[str, ...] | None = None, prior: dict[str, float] | None = None,
-                 words: bool = False):
+                 words: bool = False, fit: bool = False):
         model = _langid.LanguageIdentifier.from_model_file(_langid.MODEL_FILE)
         classes = list(model.nb_classes)
         self.languages = tuple(check_languages(languages, [c for c in classes if len(c) == 2], self.name))
@@ -80,9 +87,24 @@ class Py3LangidIdentifier(LanguageIdentifier):
             for kept, added in self._folds:
                 prior_p[kept] += prior_p[added]
             self._log_prior = np.log(prior_p[self._label_columns])
+        # The fit (fit.py): the English column, and the model's languages outside the candidates (its outsiders)
+        self.fit = False
+        if fit:
+            if self.words is None:
+                raise ValueError("the English fit needs the word evidence (words=True)")
+            outsiders = [i for i, c in enumerate(classes)
+                         if c not in self.languages and c not in fit_rules.IGNORED_OUTSIDERS]
+            self.fit = fit_rules.LANGUAGE in self.languages
+            self._fit_label = self.languages.index(fit_rules.LANGUAGE) if self.fit else -1
+            self._fit_column = self._label_columns[self._fit_label] if self.fit else -1
+            self._outsiders = [classes[i] for i in outsiders]
+            self._ptc_out = np.ascontiguousarray(model.nb_ptc[:, outsiders], dtype=np.float32)
 
     def detect_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        results = [(UND, 0.0)] * len(texts)
+        return [(code, confidence) for code, confidence, _ in self.explain_many(texts)]
+
+    def explain_many(self, texts: Sequence[str]) -> list[tuple[str, float, str]]:
+        results = [(UND, 0.0, "")] * len(texts)
         index = [i for i, text in enumerate(texts) if not is_blank(text)]
         if index:
             data = [_encode(texts[i]) for i in index]
@@ -132,16 +154,18 @@ class Py3LangidIdentifier(LanguageIdentifier):
         return *np.divmod(keys, len(self._ptc)), counts
 
     def _score(self, data: list[bytes], texts: np.ndarray, grams: np.ndarray, counts: np.ndarray,
-               originals: list[str]) -> list[tuple[str, float]]:
+               originals: list[str]) -> list[tuple[str, float, str]]:
         """Naive Bayes over log(1 + count) of each n-gram, as py3langid; per text, independent of the batch.
 
         (texts, grams, counts) come sorted by text then n-gram, so each text's sum runs in the same order.
         """
-        weighted = np.log1p(counts.astype(np.float32))[:, None] * self._ptc[grams]
+        weights = np.log1p(counts.astype(np.float32))
+        weighted = weights[:, None] * self._ptc[grams]
         scores = np.zeros((len(data), len(self._pc)), dtype=np.float32)
         if len(texts):
             first = np.flatnonzero(np.concatenate(([True], texts[1:] != texts[:-1])))
             scores[texts[first]] = np.add.reduceat(weighted, first, axis=0)
+        fit_ngrams = scores[:, self._fit_column].copy() if self.fit else None  # English's n-gram score, no prior
         scores += self._pc
         # py3langid's calibration: softmax at temperature sqrt(bytes).
         lengths = np.fromiter(map(len, data), dtype=np.float32, count=len(data))
@@ -155,7 +179,8 @@ class Py3LangidIdentifier(LanguageIdentifier):
         has_grams = np.zeros(len(data), dtype=bool)
         has_grams[texts] = True
         if self.words is not None:
-            evidence, has_words = self.words.scores(originals)
+            evidence, has_words, fit_words = self.words.scores_and_fit(originals,
+                                                                       self._fit_label if self.fit else None)
             if has_words.any():
                 logp = np.where(has_grams[:, None], np.log(np.maximum(probs, 1e-30)), self._log_prior) + evidence
                 logp -= logp.max(axis=1, keepdims=True)
@@ -164,5 +189,42 @@ class Py3LangidIdentifier(LanguageIdentifier):
                 probs = np.where(has_words[:, None], logp, probs)
                 has_grams |= has_words
         best = probs.argmax(axis=1)
-        return [(self.languages[b], float(probs[i, b])) if has_grams[i] else (UND, 0.0)
-                for i, b in enumerate(best.tolist())]
+        results = [(self.languages[b], float(probs[i, b]), "") if has_grams[i] else (UND, 0.0, "")
+                   for i, b in enumerate(best.tolist())]
+        if self.fit:
+            self._check_fit(results, np.flatnonzero((best == self._fit_label) & has_grams), originals, texts, grams,
+                            weights, fit_ngrams, fit_words, lengths)
+        return results
+
+    def _check_fit(self, results: list, answered: np.ndarray, originals: list[str], texts: np.ndarray,
+                   grams: np.ndarray, weights: np.ndarray, fit_ngrams: np.ndarray, fit_words: np.ndarray,
+                   lengths: np.ndarray) -> None:
+        """Turn to UND, with a note, the English answers (rows `answered`) that fail the script rule or the fit."""
+        checked = []
+        for i in answered.tolist():
+            script = foreign_script(originals[i])
+            if script:
+                results[i] = (UND, 0.0, f"script {script}, not {fit_rules.LANGUAGE}")
+            else:
+                checked.append(i)
+        if not checked or not self._outsiders:
+            return
+        checked = np.asarray(checked, dtype=np.int64)
+        # The outsiders' n-gram scores of those texts (a text without n-grams: 0 for all, as English's)
+        outside = np.zeros((len(checked), self._ptc_out.shape[1]), dtype=np.float32)
+        has_grams = np.zeros(len(checked), dtype=bool)
+        entries = np.flatnonzero(np.isin(texts, checked))  # their n-grams, in the same order as for the candidates
+        if len(entries):
+            rows = texts[entries]
+            first = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+            at = np.searchsorted(checked, rows[first])
+            outside[at] = np.add.reduceat(weights[entries, None] * self._ptc_out[grams[entries]], first, axis=0)
+            has_grams[at] = True
+        nearest = outside.argmax(axis=1)
+        margin = (fit_ngrams[checked] - outside[np.arange(len(checked)), nearest]) / np.sqrt(lengths[checked])
+        fit = fit_rules.NGRAM_WEIGHT * margin.astype(np.float64) + fit_words[checked] + fit_rules.ALLOWANCE
+        for i, value, near, grams_found in zip(checked.tolist(), fit.tolist(), nearest.tolist(), has_grams.tolist()):
+            if value <= 0:
+                closest = f"; nearest outside them: {self._outsiders[near]}" if grams_found else ""
+                results[i] = (UND, 0.0, f"no candidate fits ({results[i][0]} {results[i][1]:.2f} among the "
+                                        f"candidates{closest})")

@@ -25,6 +25,11 @@ class LanguageIdentifier(ABC):
     def detect_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """One (code, confidence) per text, in order; (UND, 0.0) for empty or whitespace-only text."""
 
+    def explain_many(self, texts: Sequence[str]) -> list[tuple[str, float, str]]:
+        """detect_many with a note per text: why a text with letters is UND (e.g. "script Devanagari, not en",
+        "no candidate fits (...)"), else ""."""
+        return [(code, confidence, "") for code, confidence in self.detect_many(texts)]
+
 
 def is_blank(text: str | None) -> bool:
     return text is None or not text.strip()

@@ -11,14 +11,18 @@ BACKENDS = {
     "langdetect": "transforms.language.backend_langdetect:LangdetectIdentifier",
 }
 WORD_BACKENDS = ("py3langid",)  # those that can add wordfreq's word evidence (a class with supports_words)
+FIT_BACKENDS = ("py3langid",)  # those that can check an English answer's fit (fit.py; with word evidence)
 OTHER_SHARE = 0.05  # percent of web pages: the prior share of a candidate language that a prior does not list
 
 
 def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
-                    prior: dict[str, float] | None = None, words: bool = False) -> LanguageIdentifier:
+                    prior: dict[str, float] | None = None, words: bool = False,
+                    fit: bool = False) -> LanguageIdentifier:
     """A ready identifier choosing among `languages` (ISO 639-1 codes; None = all the backend knows), weighing
     them by `prior` (relative shares; languages it lacks get OTHER_SHARE) instead of the backend's own;
-    `words`: add wordfreq's word evidence (words.py; backends with `supports_words` only).
+    `words`: add wordfreq's word evidence (words.py; backends with `supports_words` only);
+    `fit`: an English answer must be in the Latin script and fit English better than the languages outside
+    the candidates, else UND (script.py, fit.py; FIT_BACKENDS, with `words`).
 
     Loading a model takes about a second (the word lists about two more): build one per process (a Beam DoFn
     does it in setup).
@@ -27,11 +31,14 @@ def make_identifier(backend: str, languages: tuple[str, ...] | None = None,
         raise ValueError(f"unknown language backend {backend!r}; one of {', '.join(BACKENDS)}")
     module, name = BACKENDS[backend].split(":")
     cls = getattr(importlib.import_module(module), name)
+    if fit and (backend not in FIT_BACKENDS or not words):
+        raise ValueError(f"the English fit is implemented for {', '.join(FIT_BACKENDS)} with word evidence, "
+                         f"not {backend}{'' if words else ' without words'}")
     if not words:
         return cls(languages, prior)
     if backend not in WORD_BACKENDS or not getattr(cls, "supports_words", False):
         raise ValueError(f"word evidence is implemented for py3langid only, not {backend}")
-    return cls(languages, prior, words=True)
+    return cls(languages, prior, words=True, fit=True) if fit else cls(languages, prior, words=True)
 
 
 def prior_shares(prior: dict[str, float], languages: tuple[str, ...]) -> dict[str, float]:

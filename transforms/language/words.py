@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from transforms.language import fit as fit_rules
+
 WORDLIST = "small"  # words of frequency >= 1e-6 in each language: ~10-60k words each
 FLOOR = 1e-7
 _LIST_NAMES = {"no": "nb"}  # wordfreq names Norwegian by Bokmål's code
@@ -81,6 +83,13 @@ class WordEvidence:
         """(float32 [text, language] sums of log(f / FLOOR), bool [text]: whether any word was known).
 
         Each text's sums run over its words in order, so a text scores the same in any batch."""
+        out, found, _ = self.scores_and_fit(texts, None)
+        return out, found
+
+    def scores_and_fit(self, texts: Sequence[str], column: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """scores(texts), and the word part of the fit of the language in `column` (fit.py; float64 [text], zeros
+        when column is None): per word log(f / TYPICAL) when its list has the word, FOREIGN when only another
+        list has it, UNKNOWN when none has; at most 0 for a word of up to SHORT letters."""
         owners, words = [], []
         for i, text in enumerate(texts):
             found_words = words_of(text)
@@ -88,15 +97,25 @@ class WordEvidence:
             owners += [i] * len(found_words)
         out = np.zeros((len(texts), len(self.languages)), dtype=np.float32)
         found = np.zeros(len(texts), dtype=bool)
-        if not words or not len(self._hashes):
-            return out, found
+        fit = np.zeros(len(texts), dtype=np.float64)
+        if not words:
+            return out, found, fit
+        owners = np.asarray(owners, dtype=np.int64)
         hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
-        at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
-        known = self._hashes[at] == hashes
-        rows, owner_of = at[known], np.asarray(owners, dtype=np.int64)[known]
+        at = np.minimum(np.searchsorted(self._hashes, hashes), max(len(self._hashes) - 1, 0))
+        known = self._hashes[at] == hashes if len(self._hashes) else np.zeros(len(words), dtype=bool)
+        rows, owner_of = at[known], owners[known]
         starts, counts = self._starts[rows], self._counts[rows]
         first = np.cumsum(counts, dtype=np.int64) - counts
         entries = np.arange(counts.sum()) - np.repeat(first - starts, counts)
         np.add.at(out, (np.repeat(owner_of, counts), self._cols[entries]), self._vals[entries])  # word by word
         found[owner_of] = True
-        return out, found
+        if column is not None:
+            per_word = np.where(known, fit_rules.FOREIGN, fit_rules.UNKNOWN)
+            own = self._cols[entries] == column  # a word's entry in the column's list (at most one per word)
+            word_of_entry = np.repeat(np.flatnonzero(known), counts)
+            per_word[word_of_entry[own]] = self._vals[entries[own]] - fit_rules.log_typical(FLOOR)
+            short = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) <= fit_rules.SHORT
+            per_word[short] = np.minimum(per_word[short], 0.0)
+            fit = np.bincount(owners, weights=per_word, minlength=len(texts))  # each text's words in order
+        return out, found, fit

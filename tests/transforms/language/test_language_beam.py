@@ -83,3 +83,25 @@ def test_worker_threads_share_one_model():
     other = _Identify(LanguageOptions(restrict=("de", "en"), words="off"))
     other.setup()
     assert other.identifier.words is None
+
+
+def test_rejected_detail_says_why_no_candidate_was_taken():
+    """A text in a script English is not written in, and a language outside the candidates, are 'und' with the
+    reason in the rejected row's detail; with keep "all" they are kept as 'und' without the backend's note."""
+    from transforms.language.beam import NOTE
+
+    bengali, welsh = "সমস্ত মানুষ স্বাধীনভাবে সমান মর্যাদা", "Y mae gan bawb hawl i addysg."
+    elements = [candidate(f"http://example.com/{i}.jpg", text) for i, text in enumerate([ENGLISH[0], bengali, welsh])]
+    pipeline, result = _run(LanguageOptions(), elements)
+    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"], NOTE in e)),
+                equal_to([(ENGLISH[0], "en", False)]), label="kept")
+    assert_that(result.rejected | beam.Map(lambda r: (r["text"], r["reason"], r["detail"])),
+                equal_to([(bengali, "language", "und (0.00): script Bengali, not en"),
+                          (welsh, "language", "und (0.00): no candidate fits (en 0.38 among the candidates; "
+                                              "nearest outside them: cy)")]), label="rejected")
+    pipeline.run().wait_until_finish()
+    pipeline, result = _run(LanguageOptions(keep=ALL), elements)
+    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"], NOTE in e)),
+                equal_to([(ENGLISH[0], "en", False), (bengali, "und", False), (welsh, "und", False)]),
+                label="kept all")
+    pipeline.run().wait_until_finish()
