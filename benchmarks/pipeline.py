@@ -11,11 +11,10 @@ What it does
   2. Starts the test web in its own process (wit_pipeline.testbed.server.start_subprocess) and warms it (one
      request per distinct image, so both runs find every image in its memory).
   3. Runs the whole job, wit_pipeline.pipeline.run(argv), in a child process: manifest -> candidates -> text
-     rules -> query match (../shared/data/queries/proxy_500k.json, 500k queries, else the package's default
-     list) -> balance (--balance-t) -> language (--languages all: the language stage identifies every text
-     but drops nothing; wit build's default, English only, would drop about 15% of these captions, which
-     py3langid finds 85% English) -> dedup
-     -> balanced manifest -> shards of --shard-size -> download, resize to 256 px (wit build's default),
+     rules -> language (--languages all: the language stage identifies every text but drops nothing; wit
+     build's default, English only, would drop about 15% of these captions, which py3langid finds 85%
+     English) -> dedup -> query match (../shared/data/queries/proxy_500k.json, 500k queries, else the
+     package's default list) -> balance (--balance-t) -> balanced manifest -> shards of --shard-size -> download, resize to 256 px (wit build's default),
      JPEG q95 -> WebDataset shards. Runner: --runner embedded (FnApiRunner, one process: the default) or
      --runner multi (--direct_running_mode=multi_processing --direct_num_workers=2).
      Measured: wall time of the child (interpreter start-up and imports included), its CPU and every
@@ -32,7 +31,7 @@ What it does
   Printed: wall, pairs/s end to end (successful images / pipeline wall), peak RSS, per-stage counters from
   summary.json, the bare downloader's images/s, and the ratio pipeline images/s / bare images/s against the
   target (the pipeline keeps at least 80% of the bare rate). The pipeline's wall includes reading, text rules,
-  matching (building a 500k-query automaton), balancing, language and dedup, so the download stage's own
+  language, dedup, matching (building a 500k-query automaton) and balancing, so the download stage's own
   share is printed too: from the last balanced-manifest shard written (the download stage starts after a
   Reshuffle, so after every manifest shard is written) to the last shard's _stats.json (a shard's last file).
 
@@ -233,7 +232,7 @@ def account(out: Path, n_input: int, summary: dict, downloaded: bool = True
     ]
     if downloaded:
         checks += shard_checks
-    for stage in ("text", "match", "balance", "language"):
+    for stage in ("text", "language", "dedup", "match", "balance"):
         c = stages.get(stage, {})
         drops = sum(v for k, v in c.items() if k.startswith("dropped."))
         checks.append((f"{stage}: in == out + drops", c.get("in") == c.get("out", 0) + drops,

@@ -18,7 +18,7 @@ def web():
 
 @pytest.fixture(scope="session")
 def mini_corpus(web, tmp_path_factory):
-    """`wit build` run once on a WARC of 25 mini-web pages; shared, read-only, by the tests of a built corpus.
+    """`wit build` run once on a WARC of 25 mini-web pages (3 of them twice); shared, read-only, by the tests of a built corpus.
 
     Returns {"out": folder, "summary": run()'s summary, "argv": the arguments it ran with}."""
     from queries import DEFAULT_QUERIES
@@ -27,9 +27,10 @@ def mini_corpus(web, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("mini_corpus")
     warc = str(root / "site.warc.gz")
-    write_warc(warc, [web.url(f"/site/{n}.html") for n in range(25)])
+    # Pages 0-2 crawled twice (as two crawls of a site would): their pairs reach dedup twice.
+    write_warc(warc, [web.url(f"/site/{n}.html") for n in (*range(25), 0, 1, 2)])
     out = str(root / "corpus")
-    argv = ["--input", warc, "--queries", str(DEFAULT_QUERIES), "--output", out, "--balance_t", "20",
+    argv = ["--input", warc, "--queries", str(DEFAULT_QUERIES), "--output", out, "--balance_t", "5",
             "--shard_size", "40", "--image_size", "64", "--allow_network", "127.0.0.0/8",
             "--download_timeout", "10", "--runner", "FnApiRunner"]
     return {"out": out, "summary": run(argv), "argv": argv}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from transforms.balance import BalanceOptions
 from transforms.crawl.options import CrawlOptions
+from transforms.dedup import DedupOptions
 from transforms.download.options import DownloadOptions, FetchOptions, ImageOptions, ManifestOptions
 from transforms.flag import opt
 from transforms.language.options import LanguageOptions
@@ -27,8 +28,9 @@ class BuildConfig:
     queries: str = opt("", "query list: queries.json, MetaCLIP metadata.json, .parquet or .txt")
     crawl: CrawlOptions = CrawlOptions()
     text: TextOptions = TextOptions()
-    balance: BalanceOptions = BalanceOptions()
     language: LanguageOptions = LanguageOptions()
+    dedup: DedupOptions = DedupOptions()
+    balance: BalanceOptions = BalanceOptions()
     download: DownloadOptions | None = None
     skip_download: bool = opt(False, "stop after the balanced manifest (no images fetched)")
     overwrite: bool = opt(False, "replace an output made from other inputs or options (without it: refused; the "
@@ -65,6 +67,7 @@ def add_build_flags(parser) -> list:
     made += flags.add_flags(parser, CrawlOptions, path=("crawl",), group="crawl", aliases=ALIASES)
     made += flags.add_flags(parser, TextOptions, path=("text",), group="text rules")
     made += flags.add_flags(parser, LanguageOptions, path=("language",), group="language")
+    made += flags.add_flags(parser, DedupOptions, path=("dedup",), group="dedup")
     made += flags.add_flags(parser, BalanceOptions, path=("balance",), group="balance")
     made += flags.add_flags(parser, DownloadOptions, path=("download",), recurse=False, skip=_SET_BY_BUILD,
                             group="shards")
@@ -84,7 +87,8 @@ def config_from_args(args) -> BuildConfig:
         raise ValueError(f"wit build needs {', '.join(missing)}")
     output = args.output.rstrip("/")
     stage = {name: flags.build(cls, args, _FLAGS, path=(name,)) for name, cls in (
-        ("crawl", CrawlOptions), ("text", TextOptions), ("language", LanguageOptions), ("balance", BalanceOptions))}
+        ("crawl", CrawlOptions), ("text", TextOptions), ("language", LanguageOptions), ("dedup", DedupOptions),
+        ("balance", BalanceOptions))}
     download = flags.build(DownloadOptions, args, _FLAGS, path=("download",), output=f"{output}/shards",
                            processes=1, progress=False, manifest=ManifestOptions(url_col="url", caption_col="text"))
     return flags.build(BuildConfig, args, _FLAGS, output=output, download=download, **stage)

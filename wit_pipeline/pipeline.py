@@ -1,12 +1,19 @@
 """The main job, `wit build`: crawl files or manifests to a balanced corpus in WebDataset shards.
 
-    candidates -> text rules -> query match -> balance -> language -> dedup
+    candidates -> text rules -> language -> dedup -> query match -> [pilot download] -> balance
       -> balanced manifest (per shard, Parquet) -> download and write shards -> sizes.json
     every drop, with its stage and reason -> rejected/*.parquet;  per-query counts -> query_counts.parquet
 
+Balancing comes last among the filters, so t caps the pool that ends up in the corpus (kept language,
+unique pairs); language ID is cheap and removes most rows before the matching and the shuffles. With
+--pilot-sample, a sample of the matched pool is downloaded first and heads are capped at t / its success
+rate, so that about t of them survive link rot into the shards.
+
 Output folder: shards/ (NNNNN.tar, .parquet, _stats.json, sizes.json), manifest/NNNNN.parquet, rejected/,
-crawl_errors.json, query_counts.parquet, summary.json. The same inputs, options and seed give the same bytes on
-every runner (hash-derived draws and shards, sorted rows, fixed tar metadata).
+crawl_errors.json, query_counts.parquet, summary.json, and pilot.json with --pilot-sample. The same inputs,
+options and seed give the same bytes on every runner (hash-derived draws and shards, sorted rows, fixed tar
+metadata); a pilot download's result depends on the web that day, so it is recorded in pilot.json and a
+resumed build balances with the recorded one.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ from transforms.crawl.inputs import expand_inputs
 from transforms.dedup.beam import Dedup
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
 from transforms.download.options import DownloadOptions
+from transforms.download.pilot import PilotSurvival
 from transforms.download.provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, \
     record
 from transforms.download.writer import Output, written_files
@@ -44,13 +52,14 @@ MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
 ])
 # The url and text columns lead (the downloader's url and caption); the rest are carried into the shards.
 SHARD_COLUMNS = ["url", "text"] + [n for n in MANIFEST_SCHEMA.names if n not in ("url", "text")]
-STAGES = ("crawl", "text", "match", "balance", "language", "dedup", "download")
+STAGES = ("crawl", "text", "language", "dedup", "match", "pilot", "balance", "download")
 # BuildConfig fields that change how a build runs, never what it writes. The inputs and the query list are
 # recorded as files instead; skip_download only stops early (a later run without it adds the shards).
 _BUILD_RUN_OPTIONS = frozenset({"inputs", "output", "queries", "skip_download", "overwrite",
                                 *(f"download.{name}" for name in DOWNLOAD_RUN_OPTIONS)})
 # What a build writes, per folder under its output ("" = the output itself; shards/ as `wit download` does).
-_BUILD_FILES = {"": re.compile(r"query_counts\.parquet|summary\.json|crawl_errors\.json"),
+PILOT_FILE = "pilot.json"
+_BUILD_FILES = {"": re.compile(r"query_counts\.parquet|summary\.json|crawl_errors\.json|pilot\.json"),
                 "manifest": re.compile(r"\d+\.parquet"), "rejected": re.compile(r"part-\d+\.parquet")}
 
 
@@ -63,24 +72,41 @@ def build(p: beam.Pipeline, cfg: BuildConfig) -> None:
     """Add the whole job to pipeline `p`."""
     read = p | "ReadCandidates" >> ReadCandidates(list(cfg.inputs), cfg.crawl)
     text = read["candidates"] | "CleanText" >> CleanText(cfg.text)
-    matched = text["kept"] | "MatchQueries" >> MatchQueries(cfg.queries)
-    balanced = matched["kept"] | "Balance" >> Balance(cfg.balance)
-    language = balanced["kept"] | "IdentifyLanguage" >> IdentifyLanguage(cfg.language)
-    unique = language["kept"] | "Dedup" >> Dedup()
-    shards = unique["kept"] | "AssignShards" >> AssignShards(cfg.download.shard_size)
+    language = text["kept"] | "IdentifyLanguage" >> IdentifyLanguage(cfg.language)
+    unique = language["kept"] | "Dedup" >> Dedup(cfg.dedup)
+    matched = unique["kept"] | "MatchQueries" >> MatchQueries(cfg.queries)
+    survival = None
+    if cfg.balance.pilot_sample:
+        survival = _pilot(p, matched["kept"], cfg)
+    balanced = matched["kept"] | "Balance" >> Balance(cfg.balance, survival)
+    shards = balanced["kept"] | "AssignShards" >> AssignShards(cfg.download.shard_size)
     shards | "WriteManifest" >> beam.Map(write_manifest_shard, cfg.output)
     if not cfg.skip_download:
         stats = shards | "DownloadShards" >> DownloadShards(cfg.download, SHARD_COLUMNS)
         stats | "WriteSizes" >> WriteSizes(cfg.shards)
     balanced["query_counts"] | "WriteQueryCounts" >> WriteQueryCounts(f"{cfg.output}/query_counts.parquet",
                                                                       cfg.queries)
-    rejected = ((text["rejected"], matched["rejected"], balanced["rejected"], language["rejected"],
-                 unique["rejected"]) | "AllRejected" >> beam.Flatten())
+    rejected = ((text["rejected"], language["rejected"], unique["rejected"], matched["rejected"],
+                 balanced["rejected"]) | "AllRejected" >> beam.Flatten())
     rejected | "WriteRejected" >> WriteBucketedParquet(
         f"{cfg.output}/rejected/part", REJECTED_SCHEMA, key=lambda r: r["uid"] or "",
         sort_key=lambda r: (r["uid"] or "", r["stage"], r["reason"], r["source"] or ""))
     read["errors"] | "WriteCrawlErrors" >> beam.combiners.ToList() | beam.Map(
         _write_json, f"{cfg.output}/crawl_errors.json")
+
+
+def _pilot(p: beam.Pipeline, pool, cfg: BuildConfig):
+    """The link survival heads are balanced with: measured by a pilot download of the pool and recorded in
+    pilot.json, or read from there when this output already has one (a resumed build must balance as the
+    first run did, or its complete shards would hold other rows)."""
+    path = f"{cfg.output}/{PILOT_FILE}"
+    if FileSystems.exists(path):
+        with FileSystems.open(path) as f:
+            recorded = json.loads(f.read())
+        return p | "RecordedPilot" >> beam.Create([recorded["survival"]])
+    result = pool | "PilotDownload" >> PilotSurvival(cfg.balance.pilot_sample, cfg.balance.seed, cfg.download)
+    result | "WritePilot" >> beam.Map(lambda r: _write_json(r, path))
+    return result | "Survival" >> beam.Map(lambda r: r["survival"])
 
 
 def build_provenance(cfg: BuildConfig) -> dict:
@@ -99,8 +125,9 @@ def written_by_build(cfg: BuildConfig) -> list[str]:
     return found
 
 
-def _write_json(rows: list, path: str) -> str:
-    rows = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+def _write_json(rows: list | dict, path: str) -> str:
+    if isinstance(rows, list):
+        rows = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
     with FileSystems.create(path) as f:
         f.write(json.dumps(rows, indent=1, default=str).encode())
     return path
@@ -181,5 +208,6 @@ def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
         return summary
     with FileSystems.create(f"{cfg.output}/summary.json") as f:
         f.write(json.dumps(summary, indent=1).encode())
-    check_build(cfg.output, summary["stages"], cfg.skip_download)  # a run that did not do its work fails here
+    # A run that did not do its work fails here.
+    check_build(cfg.output, summary["stages"], cfg.skip_download, pilot=cfg.balance.pilot_sample > 0)
     return summary

@@ -11,11 +11,11 @@ import json
 import fsspec
 import pyarrow.parquet as pq
 
-# Stages whose counters must balance: in = out + every dropped.<reason>.
-FILTERS = ("text", "match", "balance", "language")
+# Stages whose counters must balance: in = out + every dropped.<reason>, in the build's order.
+FILTERS = ("text", "language", "dedup", "match", "balance")
 # Each stage's input is the stage before it's output.
-CHAIN = (("crawl", "candidates", "text", "in"), ("text", "out", "match", "in"), ("match", "out", "balance", "in"),
-         ("balance", "out", "language", "in"))
+CHAIN = (("crawl", "candidates", "text", "in"),
+         *((before, "out", after, "in") for before, after in zip(FILTERS, FILTERS[1:])))
 
 
 class RunCheckError(ValueError):
@@ -26,7 +26,7 @@ def _dropped(counters: dict, prefix: str = "dropped.") -> int:
     return sum(v for k, v in counters.items() if k.startswith(prefix))
 
 
-BUILD = ("crawl", "text", "match", "balance", "language", "dedup", "download")
+BUILD = ("crawl", *FILTERS, "download")
 
 
 def counter_problems(stages: dict, skip_download: bool, stages_run: tuple = BUILD,
@@ -45,10 +45,7 @@ def counter_problems(stages: dict, skip_download: bool, stages_run: tuple = BUIL
         for before, out_name, after, in_name in CHAIN:
             if get(before, out_name) != get(after, in_name):
                 problems.append(f"{after}: in {get(after, in_name)} != {before} {out_name} {get(before, out_name)}")
-        unique = get("dedup", "out")
-        if get("language", "out") != unique + _dropped(stages.get("dedup", {})):
-            problems.append(f"dedup: language out {get('language', 'out')} != out {unique} + dropped "
-                            f"{_dropped(stages.get('dedup', {}))}")
+        unique = get(FILTERS[-1], "out")
     if not skip_download:
         rows = get("download", "rows")
         if rows != unique:
@@ -60,19 +57,20 @@ def counter_problems(stages: dict, skip_download: bool, stages_run: tuple = BUIL
 
 
 def output_problems(output: str, stages: dict, skip_download: bool, stages_run: tuple = BUILD,
-                    unique: int | None = None) -> list[str]:
-    """What is missing from a run's output folder, or disagrees with its counters."""
+                    unique: int | None = None, pilot: bool = False) -> list[str]:
+    """What is missing from a run's output folder, or disagrees with its counters (`pilot`: the build was
+    asked for a pilot download, whose pilot.json must be there)."""
     fs, root = fsspec.core.url_to_fs(output)
     root = root.rstrip("/")
     problems = []
     if "crawl" in stages_run:
-        problems += [f"{name} is missing" for name in ("query_counts.parquet", "crawl_errors.json")
-                     if not fs.exists(f"{root}/{name}")]
-        unique = stages.get("dedup", {}).get("out", 0)
+        names = ("query_counts.parquet", "crawl_errors.json") + (("pilot.json",) if pilot else ())
+        problems += [f"{name} is missing" for name in names if not fs.exists(f"{root}/{name}")]
+        unique = stages.get(FILTERS[-1], {}).get("out", 0)
         manifest_rows = _parquet_rows(fs, f"{root}/manifest/*.parquet")
         if manifest_rows != unique:
-            problems.append(f"manifest/: {manifest_rows} rows, but dedup kept {unique}")
-        dropped = sum(_dropped(stages.get(stage, {})) for stage in (*FILTERS, "dedup"))
+            problems.append(f"manifest/: {manifest_rows} rows, but {FILTERS[-1]} kept {unique}")
+        dropped = sum(_dropped(stages.get(stage, {})) for stage in FILTERS)
         rejected_rows = _parquet_rows(fs, f"{root}/rejected/part-*.parquet")
         if rejected_rows != dropped:
             problems.append(f"rejected/: {rejected_rows} rows, but the stages dropped {dropped}")
@@ -108,10 +106,10 @@ def check_shards(output: str, stages: dict) -> None:
         raise RunCheckError(f"the shards of {output} are not all there: " + "; ".join(problems))
 
 
-def check_build(output: str, stages: dict, skip_download: bool) -> None:
+def check_build(output: str, stages: dict, skip_download: bool, pilot: bool = False) -> None:
     """Raise RunCheckError naming every problem, or return when the build did all of its work."""
     problems = counter_problems(stages, skip_download)
     if not problems:
-        problems = output_problems(output, stages, skip_download)
+        problems = output_problems(output, stages, skip_download, pilot=pilot)
     if problems:
         raise RunCheckError(f"the build in {output} did not do all of its work: " + "; ".join(problems))

@@ -28,10 +28,11 @@ def test_every_candidate_is_accounted_for(built):
     manifest = parquet_rows(f"{out}/manifest/*.parquet")
     assert candidates > 100 and len(manifest) > 50
     assert candidates == len(rejected) + len(manifest)
-    for stage in ("text", "match", "balance", "language"):  # each stage's in = out + its drops
+    for stage in ("text", "language", "dedup", "match", "balance"):  # each stage's in = out + its drops
         counters = stages[stage]
         assert counters["in"] == counters["out"] + sum(v for k, v in counters.items() if k.startswith("dropped."))
-    assert {r["stage"] for r in rejected} >= {"text", "match", "language"}
+    # (the mini-web's junk texts go at the language stage now, before matching could drop them)
+    assert {r["stage"] for r in rejected} >= {"text", "language", "dedup", "balance"}
     assert all(r["reason"] for r in rejected)
     by_reason = {}
     for r in rejected:
@@ -85,7 +86,7 @@ def test_rebuild_with_other_inputs_or_options_is_refused(built, web, tmp_path):
     before = {p: open(p, "rb").read() for p in glob.glob(f"{copy}/**/*", recursive=True) if os.path.isfile(p)}
     with pytest.raises(OutputMismatch, match=r"download\.image\.image_size 64 -> 32.*--overwrite"):
         run(_into(argv, out, copy, "--image_size", "32"))
-    with pytest.raises(OutputMismatch, match=r"balance\.t 20 -> 30"):
+    with pytest.raises(OutputMismatch, match=r"balance\.t 5 -> 30"):
         run(_into(argv, out, copy, "--balance_t", "30"))
     other = str(tmp_path / "other.warc.gz")
     write_warc(other, [web.url(f"/site/{n}.html") for n in range(3)])

@@ -40,11 +40,13 @@ def assert_accounted_for(out: str, n_input: int, summary: dict) -> dict:
     shard_rows = parquet_rows(f"{out}/shards/*.parquet", ["uid", "status", "error_message"])
     assert stages["crawl"]["candidates"] == n_input
     assert n_input == len(rejected) + len(manifest)
-    for stage in ("text", "match", "balance", "language"):  # each stage's in = out + its drops
+    order = ("text", "language", "dedup", "match", "balance")  # the build's order
+    for stage in order:  # each stage's in = out + its drops
         counters = stages[stage]
         assert counters["in"] == counters["out"] + sum(v for k, v in counters.items() if k.startswith("dropped."))
-    dedup_drops = sum(v for k, v in stages["dedup"].items() if k.startswith("dropped."))
-    assert stages["language"]["out"] == stages["dedup"]["out"] + dedup_drops == len(manifest) + dedup_drops
+    for before, after in zip(order, order[1:]):  # each is fed what the one before kept
+        assert stages[before]["out"] == stages[after]["in"], (before, after)
+    assert stages["balance"]["out"] == len(manifest)  # the manifest is what balancing kept
     by_reason = collections.Counter((r["stage"], r["reason"]) for r in rejected)
     assert all(r["reason"] for r in rejected)
     assert {f"{s}/{r}": n for (s, r), n in by_reason.items()} == {
@@ -79,7 +81,7 @@ def candidates_table(base_url: str, n: int, seed: int = 0) -> pa.Table:
             text = rng.choice(["Ein Hund spielt im Park mit seinem Ball", "Der Dom in der Stadt bei Nacht",
                                "Une vieille maison au bord de la rivière", "Un chat noir dort sur le canapé"])
         elif kind < 0.15:
-            text = f"zzq blorf {i}"  # no query matches
+            text = f"because yesterday really just being sneaky {i}"  # English, and no query matches
         elif kind < 0.35:
             text = "A Cat"  # head queries only: balancing caps them
         else:

@@ -76,7 +76,7 @@ def test_rejected_and_query_balancing(corpus, stats):
     counts = pq.read_table(f"{corpus}/query_counts.parquet").to_pylist()
     q = stats["queries"]
     assert q["capped"] == sum(r["keep_probability"] < 1 for r in counts) > 0
-    assert q["t"] == 20
+    assert q["t"] == 5  # the fixture's --balance_t
     assert q["matches_before"] == sum(r["count_before"] for r in counts)
     assert q["head"][0]["count_before"] == max(r["count_before"] for r in counts)
     d = q["distribution"]

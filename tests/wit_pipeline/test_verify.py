@@ -42,3 +42,8 @@ def test_missing_or_short_outputs_are_named(mini_corpus, tmp_path):
     assert "manifest/:" in message and "sizes.json is missing" in message
     # Without downloads the shards are not asked for, the rest still is.
     assert not any("shards" in p for p in output_problems(out, stages, skip_download=True))
+
+
+def test_a_pilot_download_that_left_no_record_is_named(mini_corpus):
+    stages = mini_corpus["summary"]["stages"]
+    assert output_problems(mini_corpus["out"], stages, skip_download=False, pilot=True) == ["pilot.json is missing"]

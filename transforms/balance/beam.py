@@ -1,7 +1,9 @@
 """Beam wrapper of balancing: global per-query counts (a combine over all candidates), then the draw.
 
 `Balance` returns a dict of PCollections: `kept`, `rejected` (reason `balanced_out`) and `query_counts`
-(one row per matched query: query_id, count_before, count_after, keep_probability) for inspection;
+(one row per matched query: query_id, count_before, count_after, keep_probability, target: the cap it was
+balanced to, t / link survival) for inspection. A measured link survival (a one-element PCollection, from
+transforms.download.pilot) may be given; else BalanceOptions.link_survival is used.
 `WriteQueryCounts` writes those rows to one Parquet file, with the query strings when a list is given.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ from .core import BalanceOptions, decide, keep_probability
 
 STAGE = "balance"
 QUERY_COUNTS_SCHEMA = pa.schema([("query_id", pa.int64()), ("query", pa.string()), ("count_before", pa.int64()),
-                                 ("count_after", pa.int64()), ("keep_probability", pa.float64())])
+                                 ("count_after", pa.int64()), ("keep_probability", pa.float64()),
+                                 ("target", pa.float64())])
 
 
 class _BalanceFn(beam.DoFn):
@@ -30,14 +33,14 @@ class _BalanceFn(beam.DoFn):
     def setup(self):
         self.counters = StageCounters(STAGE)
 
-    def process(self, element, counts):
+    def process(self, element, counts, survival=None):
         self.counters.seen.inc()
         ids = element["matched_queries"]
-        if decide(element["uid"], ids, counts, self.options):
+        if decide(element["uid"], ids, counts, self.options, survival):
             self.counters.kept.inc()
             yield element
             return
-        p = min(keep_probability(counts[q], self.options.t) for q in ids)
+        p = min(keep_probability(counts[q], self.options.target(survival)) for q in ids)
         yield beam.pvalue.TaggedOutput(REJECTED, self.counters.reject(
             element, "balanced_out", f"{len(ids)} head queries, smallest keep probability {p:.4g}"))
 
@@ -65,25 +68,27 @@ class _CountQueryIds(beam.PTransform):
         return pcoll | "InBundle" >> beam.ParDo(_CountInBundle()) | "Sum" >> beam.CombinePerKey(sum)
 
 
-def _count_rows(query_id_and_counts, t):
+def _count_rows(query_id_and_counts, options: BalanceOptions, survival=None):
     query_id, grouped = query_id_and_counts
     before, after = sum(grouped["before"]), sum(grouped["after"])
+    target = options.target(survival)
     return {"query_id": query_id, "count_before": before, "count_after": after,
-            "keep_probability": keep_probability(before, t)}
+            "keep_probability": keep_probability(before, target), "target": target}
 
 
 class Balance(beam.PTransform):
-    def __init__(self, options: BalanceOptions = BalanceOptions(), label: str | None = None):
+    def __init__(self, options: BalanceOptions = BalanceOptions(), survival=None, label: str | None = None):
         super().__init__(label)
-        self.options = options
+        self.options, self.survival = options, survival
 
     def expand(self, pcoll):
         before = pcoll | "CountBefore" >> _CountQueryIds()
-        result = pcoll | "Draw" >> beam.ParDo(_BalanceFn(self.options), beam.pvalue.AsDict(before)).with_outputs(
-            REJECTED, main="kept")
+        side = {} if self.survival is None else {"survival": beam.pvalue.AsSingleton(self.survival)}
+        result = pcoll | "Draw" >> beam.ParDo(_BalanceFn(self.options), beam.pvalue.AsDict(before),
+                                              **side).with_outputs(REJECTED, main="kept")
         after = result.kept | "CountAfter" >> _CountQueryIds()
         counts = ({"before": before, "after": after} | "JoinCounts" >> beam.CoGroupByKey()
-                  | "CountRows" >> beam.Map(_count_rows, self.options.t))
+                  | "CountRows" >> beam.Map(_count_rows, self.options, **side))
         return {"kept": result.kept, "rejected": result[REJECTED], "query_counts": counts}
 
 

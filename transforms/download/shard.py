@@ -95,6 +95,10 @@ class ShardDownloader:
         return completed_stats(self.output, shard_id) or self._loop.run_until_complete(
             self._download(shard_id, table, carry))
 
+    def probe(self, urls: list[str]) -> list[RowResult]:
+        """Fetch and decode each URL as a shard would, writing nothing: each row's status (a pilot download)."""
+        return self._loop.run_until_complete(self._probe(urls))
+
     def close(self) -> None:
         if self._fetcher is not None:
             self._loop.run_until_complete(self._fetcher.__aexit__(None, None, None))
@@ -103,9 +107,19 @@ class ShardDownloader:
         self._writer.shutdown(wait=True)
         self._loop.close()
 
-    async def _download(self, shard_id: int, table: pa.Table, carry: list[str]) -> dict:
+    async def _session(self) -> None:
         if self._fetcher is None:  # the session must be made inside the loop that uses it
             self._fetcher = await Fetcher(self.options.fetch).__aenter__()
+
+    async def _probe(self, urls: list[str]) -> list[RowResult]:
+        await self._session()
+        with tempfile.TemporaryFile(prefix="wit-spool-") as spool:
+            results = await asyncio.gather(*(self._row(url, spool) for url in urls))
+        self._fetcher.forget()
+        return [RowResult(r.status, r.error_message) for r in results]
+
+    async def _download(self, shard_id: int, table: pa.Table, carry: list[str]) -> dict:
+        await self._session()
         urls = table.column(self.options.manifest.url_col).to_pylist()
         # Images are spooled to one local temporary file as they finish, then copied into the tar in key
         # order: memory stays bounded by the images in flight, not the shard size.

@@ -1,5 +1,6 @@
-"""Build a corpus: read crawl files (Common Crawl WAT/WARC) or manifests, apply the text rules, match the
-query list, balance, keep the chosen languages, dedup, then download the images into WebDataset shards.
+"""Build a corpus: read crawl files (Common Crawl WAT/WARC) or manifests, apply the text rules, keep the
+chosen languages, dedup, match the query list, balance what is left, then download the images into
+WebDataset shards.
 
 Runs on Beam: the embedded FnApiRunner by default; every Beam flag works (--runner=DataflowRunner
 --project ... --region ... --temp_location gs://... --setup_file ./setup.py, or the SparkRunner / a

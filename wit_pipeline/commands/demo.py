@@ -2,7 +2,7 @@
 pages carry real English captions, German and French ones, junk alt texts, duplicates and faulty image
 links), crawl its pages into a WARC, build a query list from the small Wikipedia, page-view and WordNet
 inputs the package ships, run `wit build` on the embedded Beam runner (WARC -> candidates -> text rules ->
-match -> balance -> language -> dedup -> shards), print what happened at every stage, train the tiny CLIP on
+language -> dedup -> match -> balance -> shards), print what happened at every stage, train the tiny CLIP on
 the shards for a short while and measure zero-shot accuracy on held-out generated images of the 20 objects
 the English captions name (every mini-web image shows its object's icon)."""
 from __future__ import annotations
@@ -47,10 +47,11 @@ def run(args) -> int:
     start = time.monotonic()
     # The web runs in its own process, as a real one would: its image synthesis must not share our GIL.
     with start_subprocess(stall_seconds=10) as web:
-        _step(f"local test web at {web.base_url}: crawling {args.pages} pages into a WARC")
+        _step(f"local test web at {web.base_url}: crawling {args.pages} pages into a WARC (a tenth of them twice)")
         warc = os.path.join(out, "crawl", "miniweb.warc.gz")
         os.makedirs(os.path.dirname(warc))
-        write_warc(warc, [web.url(f"/site/{n}.html") for n in range(args.pages)])
+        # The first tenth of the pages twice, as a later crawl of the same site would: dedup has copies to drop.
+        write_warc(warc, [web.url(f"/site/{n}.html") for n in (*range(args.pages), *range(args.pages // 10))])
         print(f"   {warc}")
 
         _step("building the query list from the bundled Wikipedia, page-view and WordNet samples")
@@ -85,6 +86,10 @@ def _report(corpus: str) -> None:
     import pyarrow.dataset as ds
 
     _step("what came out")
+    stages = json.load(open(os.path.join(corpus, "summary.json")))["stages"]
+    chain = [f"{stages['crawl']['candidates']} candidates"] + [
+        f"{stage} {stages[stage]['out']}" for stage in ("text", "language", "dedup", "match", "balance")]
+    print("   kept at each stage: " + " -> ".join(chain) + " (the balanced manifest)")
     shards = os.path.join(corpus, "shards")
     sizes = json.load(open(os.path.join(shards, "sizes.json")))
     parquets = sorted(glob.glob(os.path.join(shards, "*.parquet")))
@@ -99,7 +104,8 @@ def _report(corpus: str) -> None:
         print(f"     {stage:9s} {reason:22s} {pairs.count((stage, reason))}")
     counts = ds.dataset(os.path.join(corpus, "query_counts.parquet"), format="parquet").to_table().to_pylist()
     capped = [r for r in counts if r["keep_probability"] < 1]
-    print(f"   balancing: {len(counts)} queries matched; {len(capped)} head queries capped near t=25:")
+    print(f"   balancing, over the English unique pairs that are left: {len(counts)} queries matched; "
+          f"{len(capped)} head queries capped near t=25:")
     for r in sorted(capped, key=lambda r: -r["count_before"])[:5]:
         print(f"     {r['query']!r:14s} {r['count_before']:4d} -> {r['count_after']:4d}")
 
