@@ -92,20 +92,29 @@ class FilterWithReasons(beam.PTransform):
 
 
 def counter_values(result, prefix: str = "wit.") -> dict[str, dict[str, int]]:
-    """The counters of a finished pipeline whose namespace starts with `prefix`: {namespace: {name: value}},
-    each summed over the steps that count it (committed values where the runner has them, else attempted).
+    """The counters (and distributions) of a finished pipeline whose namespace starts with `prefix`:
+    {namespace: {name: value}}, each summed over the steps that count it (committed values where the runner
+    has them, else attempted).
     {} when the runner cannot say (e.g. a Dataflow dry run: translated, never executed)."""
     try:
-        counters = result.metrics().query()["counters"]
+        metrics = result.metrics().query()
     except NotImplementedError:
         return {}
     out: dict = {}
-    for counter in counters:
+    for counter in metrics["counters"]:
         namespace, name = counter.key.metric.namespace, counter.key.metric.name
         if namespace.startswith(prefix):
             value = counter.committed if counter.committed is not None else counter.attempted
             values = out.setdefault(namespace, {})
             values[name] = values.get(name, 0) + value
+    # Distributions as <name>.count and <name>.max (e.g. the download's largest group: its straggler).
+    for dist in metrics.get("distributions", []):
+        namespace, name = dist.key.metric.namespace, dist.key.metric.name
+        value = dist.committed if dist.committed is not None else dist.attempted
+        if namespace.startswith(prefix) and value is not None and value.count:
+            values = out.setdefault(namespace, {})
+            values[f"{name}.count"] = values.get(f"{name}.count", 0) + value.count
+            values[f"{name}.max"] = max(values.get(f"{name}.max", value.max), value.max)
     return out
 
 

@@ -33,9 +33,10 @@ from transforms.crawl.beam import ReadCandidates
 from transforms.crawl.inputs import expand_inputs
 from transforms.dedup.beam import Dedup
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
+from transforms.download import plan
 from transforms.download.options import DownloadOptions
 from transforms.download.pilot import PilotSurvival
-from transforms.download.provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, \
+from transforms.download.provenance import BUILD_DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, \
     record
 from transforms.download.writer import Output, written_files
 from transforms.language.beam import IdentifyLanguage
@@ -49,23 +50,33 @@ from wit_pipeline.verify import check_build, check_shards
 MANIFEST_SCHEMA = pa.schema(list(CANDIDATE_SCHEMA) + [
     pa.field("raw_uid", pa.string()), pa.field("matched_queries", pa.list_(pa.int32())),
     pa.field("language", pa.string()), pa.field("language_confidence", pa.float64()),
+    pa.field(plan.LANE, pa.int32()), pa.field(plan.LANES, pa.int32()),  # the download plan (plan.py)
 ])
-# The url and text columns lead (the downloader's url and caption); the rest are carried into the shards.
-SHARD_COLUMNS = ["url", "text"] + [n for n in MANIFEST_SCHEMA.names if n not in ("url", "text")]
+# The url and text columns lead (the downloader's url and caption); the rest but the plan go into the shards.
+SHARD_COLUMNS = ["url", "text"] + [n for n in MANIFEST_SCHEMA.names
+                                   if n not in ("url", "text", plan.LANE, plan.LANES)]
+GROUPS_FILE = "manifest/_groups.json"  # {group: [its shard ids]} and the number of groups, for `wit shards`
 STAGES = ("crawl", "text", "language", "dedup", "match", "pilot", "balance", "download")
 # BuildConfig fields that change how a build runs, never what it writes. The inputs and the query list are
 # recorded as files instead; skip_download only stops early (a later run without it adds the shards).
+# The per-host budget decides how many lanes, so which shards, a large host's rows go to (plan.py): in a build
+# it is an option that changes the bytes, and `wit shards` keeps the build's.
 _BUILD_RUN_OPTIONS = frozenset({"inputs", "output", "queries", "skip_download", "overwrite",
-                                *(f"download.{name}" for name in DOWNLOAD_RUN_OPTIONS)})
+                                *(f"download.{name}" for name in BUILD_DOWNLOAD_RUN_OPTIONS)})
 # What a build writes, per folder under its output ("" = the output itself; shards/ as `wit download` does).
 PILOT_FILE = "pilot.json"
 _BUILD_FILES = {"": re.compile(r"query_counts\.parquet|summary\.json|crawl_errors\.json|pilot\.json"),
-                "manifest": re.compile(r"\d+\.parquet"), "rejected": re.compile(r"part-\d+\.parquet")}
+                "manifest": re.compile(r"\d+\.parquet|_groups\.json"), "rejected": re.compile(r"part-\d+\.parquet")}
 
 
 def write_manifest_shard(shard: tuple, output: str) -> str:
     shard_id, rows = shard
     return write_table_atomically(f"{output}/manifest/{shard_id:05d}.parquet", rows, MANIFEST_SCHEMA)
+
+
+def write_groups(groups: list[tuple], path: str) -> str:
+    n_groups = groups[0][1] if groups else 0
+    return _write_json({"groups": n_groups, "shards": {str(g): ids for g, _, ids in sorted(groups)}}, path)
 
 
 def build(p: beam.Pipeline, cfg: BuildConfig) -> None:
@@ -79,10 +90,14 @@ def build(p: beam.Pipeline, cfg: BuildConfig) -> None:
     if cfg.balance.pilot_sample:
         survival = _pilot(p, matched["kept"], cfg)
     balanced = matched["kept"] | "Balance" >> Balance(cfg.balance, survival)
-    shards = balanced["kept"] | "AssignShards" >> AssignShards(cfg.download.shard_size)
-    shards | "WriteManifest" >> beam.Map(write_manifest_shard, cfg.output)
+    groups = balanced["kept"] | "AssignShards" >> AssignShards(cfg.download.shard_size,
+                                                                cfg.download.fetch.per_host_concurrency)
+    groups | "Shards" >> beam.FlatMapTuple(lambda g, n, shards: shards) | "WriteManifest" >> beam.Map(
+        write_manifest_shard, cfg.output)
+    (groups | "ShardIds" >> beam.MapTuple(lambda g, n, shards: (g, n, [i for i, _ in shards]))
+     | "AllGroups" >> beam.combiners.ToList() | "WriteGroups" >> beam.Map(write_groups, f"{cfg.output}/{GROUPS_FILE}"))
     if not cfg.skip_download:
-        stats = shards | "DownloadShards" >> DownloadShards(cfg.download, SHARD_COLUMNS)
+        stats = groups | "DownloadShards" >> DownloadShards(cfg.download, SHARD_COLUMNS)
         stats | "WriteSizes" >> WriteSizes(cfg.shards)
     balanced["query_counts"] | "WriteQueryCounts" >> WriteQueryCounts(f"{cfg.output}/query_counts.parquet",
                                                                       cfg.queries)
@@ -152,22 +167,36 @@ def read_manifest_shard(path: str) -> tuple[int, list[dict]]:
 
     with FileSystems.open(path) as f:
         rows = pq.read_table(f).to_pylist()
-    return int(path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]), rows
+    return read_shard_id(path), rows
+
+
+def read_shard_id(path: str) -> int:
+    return int(path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0])
 
 
 def run_shards(output: str, download: DownloadOptions, beam_args: list[str]) -> dict:
     """The download stage alone, from a finished build's manifest/: the same shards, tars, Parquet, stats and
     sizes.json that `wit build` writes, on a cluster of its own (a few workers for days, where curation
-    wanted a hundred for hours). Complete shards are skipped, as in a build."""
+    wanted a hundred for hours), in the build's groups, so the per-host budget holds as in the build.
+    Complete shards are skipped, as in a build."""
     options = _beam_options(beam_args)
     manifests = sorted(m.path for m in FileSystems.match([f"{output}/manifest/*.parquet"])[0].metadata_list)
     if not manifests:
         raise ValueError(f"no manifest/*.parquet in {output}: run `wit build` there first (--skip-download "
                          "stops it before the images)")
+    groups_path = f"{output}/{GROUPS_FILE}"
+    if not FileSystems.exists(groups_path):
+        raise ValueError(f"no {GROUPS_FILE} in {output}: it was built before host-aware shards; rebuild it "
+                         "with `wit build --overwrite`")
+    with FileSystems.open(groups_path) as f:
+        recorded = json.loads(f.read())
+    by_id = {read_shard_id(path): path for path in manifests}
+    groups = [(int(g), recorded["groups"], [by_id[i] for i in ids if i in by_id])
+              for g, ids in sorted(recorded["shards"].items(), key=lambda kv: int(kv[0]))]
     start = time.monotonic()
     p = beam.Pipeline(options=options)
-    stats = (p | "Manifests" >> beam.Create(manifests) | "Spread" >> beam.Reshuffle()
-             | "ReadManifest" >> beam.Map(read_manifest_shard)
+    stats = (p | "Groups" >> beam.Create(groups) | "Spread" >> beam.Reshuffle()
+             | "ReadManifests" >> beam.MapTuple(lambda g, n, paths: (g, n, [read_manifest_shard(x) for x in paths]))
              | "DownloadShards" >> DownloadShards(download, SHARD_COLUMNS))
     stats | "WriteSizes" >> WriteSizes(download.output)
     result = p.run()

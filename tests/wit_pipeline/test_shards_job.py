@@ -2,6 +2,8 @@
 whole `wit build` gives, byte for byte."""
 import os
 
+import pytest
+
 from wit_pipeline.cli import main as wit
 from wit_pipeline.pipeline import run
 
@@ -24,6 +26,19 @@ def test_two_jobs_make_the_shards_of_one(mini_corpus, tmp_path):
     # A re-run skips every complete shard and changes nothing.
     assert wit(["shards", out, "--runner", "FnApiRunner"]) == 0
     assert files(os.path.join(out, "shards")) == whole
+
+
+def test_shards_needs_the_build_s_download_groups(mini_corpus, tmp_path, capsys):
+    import shutil
+    out = shutil.copytree(mini_corpus["out"], tmp_path / "corpus")
+    os.remove(out / "manifest" / "_groups.json")  # as a build from before host-aware shards left it
+    assert wit(["shards", str(out), "--runner", "FnApiRunner"]) == 2
+    assert "no manifest/_groups.json" in capsys.readouterr().err
+    # The per-host budget decides the groups, so it is the build's, as the image options are: refused by name.
+    for flag in ("--per-host-concurrency", "--image-size", "--ignore-robots"):
+        with pytest.raises(SystemExit) as exit_:
+            wit(["shards", mini_corpus["out"], flag, "4"])
+        assert exit_.value.code == 2 and f"{flag} is the build's" in capsys.readouterr().err
 
 
 def test_shards_needs_a_build(tmp_path, capsys):

@@ -1,44 +1,60 @@
-"""Beam wrapper of the downloader: deterministic shard assignment, one shard per element, sizes.json.
+"""Beam wrapper of the downloader: host-aware shard groups (plan.py), one group per element, sizes.json.
 
-- `AssignShards`: n_shards = ceil(rows / shard_size) from a global count; a row's shard is a hash of its uid
-  modulo n_shards, and rows are sorted by uid inside a shard. No global sort (which would not scale to
-  400M rows) and the same shards on every runner; shard sizes vary around shard_size by a few percent.
-- `DownloadShards`: the plain-Python ShardDownloader inside a DoFn. Its event loop, aiohttp session and
-  decode threads are made in `setup` and reused for every shard the worker gets; nothing relies on
-  `teardown` (Dataflow may never call it): every shard's files are complete when `process` returns, and a
-  shard retried by the runner is skipped when complete or rewritten whole (temporary names, then renames).
-  Skipping complete shards is only right in an output made from the same rows and options: the pipeline
-  that uses it checks that before it runs (`wit build` with transforms.download.provenance.prepare_output).
+- `AssignShards`: each host's rows in lanes, each lane in one group, each group cut into shards of about
+  shard_size (plan.py); shard ids run from 0 over the groups, rows are sorted by uid inside a shard. Global
+  counts only (rows, rows per large host, rows per group), no global sort (which would not scale to 400M
+  rows), and the same shards on every runner.
+- `DownloadShards`: the plain-Python ShardDownloader inside a DoFn, a group per element, its shards one after
+  another, holding the group's share of each host's budget (budget.py), so that the budget holds for the
+  whole job. Its event loop, aiohttp session and decode threads are made in `setup` and reused; nothing
+  relies on `teardown` (Dataflow may never call it): every shard's files are complete when its download
+  returns, and a group retried by the runner skips its complete shards and rewrites the others whole
+  (temporary names, then renames). Skipping complete shards is only right in an output made from the same
+  rows and options: the pipeline that uses it checks that before it runs (`wit build` with
+  transforms.download.provenance.prepare_output).
 - `WriteSizes`: `sizes.json` once every shard is done.
 """
 from __future__ import annotations
-
-import math
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
-from transforms.files import bucket_of
-
+from . import plan
+from .budget import HostShare
 from .options import DownloadOptions
 from .shard import ShardDownloader
 from .writer import Output, write_sizes
 
 
 class AssignShards(beam.PTransform):
-    """Rows (dicts with a `uid`) -> (shard_id, [rows sorted by uid])."""
+    """Rows (dicts with `uid` and `url`) -> groups (group id, number of groups, [(shard id, rows)]), each row
+    with its host lane (plan.LANE, plan.LANES)."""
 
-    def __init__(self, shard_size: int, label: str | None = None):
+    def __init__(self, shard_size: int, per_host_budget: int, label: str | None = None):
         super().__init__(label)
-        self.shard_size = shard_size
+        self.shard_size, self.budget = shard_size, per_host_budget
 
     def expand(self, rows):
-        n_shards = (rows | "Count" >> beam.combiners.Count.Globally()
-                    | "Shards" >> beam.Map(lambda n: max(1, math.ceil(n / self.shard_size))))
-        return (rows | "Key" >> beam.Map(lambda r, n: (bucket_of(r["uid"], n), r), beam.pvalue.AsSingleton(n_shards))
-                | "Group" >> beam.GroupByKey()
-                | "Sort" >> beam.MapTuple(lambda shard, group: (shard, sorted(group, key=lambda r: r["uid"]))))
+        size, budget = self.shard_size, self.budget
+        groups = (rows | "Count" >> beam.combiners.Count.Globally()
+                  | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size)))
+        # Only hosts with more than a shard's worth of rows get several lanes: at most rows / shard_size of
+        # them, a small side input whatever the number of hosts.
+        big = (rows | "Host" >> beam.Map(lambda r: plan.host_of(r.get("url")))
+               | "PerHost" >> beam.combiners.Count.PerElement()
+               | "Big" >> beam.Filter(lambda kv: kv[1] > size))
+        planned = rows | "Plan" >> beam.Map(plan.plan_row, beam.pvalue.AsDict(big), beam.pvalue.AsSingleton(groups),
+                                             size, budget)
+        offsets = (planned | "GroupOf" >> beam.Keys() | "PerGroup" >> beam.combiners.Count.PerElement()
+                   | "Sizes" >> beam.combiners.ToList() | "Offsets" >> beam.Map(plan.shard_offsets, size))
+        return (planned | "Group" >> beam.GroupByKey()
+                | "Split" >> beam.Map(_split, beam.pvalue.AsSingleton(offsets), beam.pvalue.AsSingleton(groups), size))
+
+
+def _split(keyed, offsets: dict, groups: int, size: int) -> tuple:
+    group, rows = keyed
+    return group, groups, plan.split_group(group, list(rows), offsets[group], size)
 
 
 def rows_to_table(rows: list[dict], columns: list[str]) -> pa.Table:
@@ -55,12 +71,20 @@ class _DownloadFn(beam.DoFn):
         self.rows = Metrics.counter("wit.download", "rows")
         self.images = Metrics.counter("wit.download", "success")
         self.skipped = Metrics.counter("wit.download", "shards_skipped")
+        self.group_rows = Metrics.distribution("wit.download", "group_rows")
         self.failed = {}
 
     def process(self, element):
-        shard_id, rows = element
+        group, n_groups, shards = element
         carry = [c for c in self.columns if c not in (self.options.manifest.url_col, self.options.manifest.caption_col)]
-        stats = self.downloader.download(shard_id, rows_to_table(rows, self.columns), carry)
+        rows = sum(len(r) for _, r in shards)
+        self.group_rows.update(rows)  # the largest is the straggler a large host makes
+        tables = [(shard_id, rows_to_table(r, self.columns)) for shard_id, r in shards]
+        shares = plan.shares_of(row for _, r in shards for row in r)
+        for stats in self.downloader.download_group(tables, carry, shares, HostShare((group,), n_groups)):
+            yield from self._count(stats)
+
+    def _count(self, stats):
         self.rows.inc(stats["count"])
         self.images.inc(stats["successes"])
         if stats.get("skipped"):
@@ -81,7 +105,7 @@ class _DownloadFn(beam.DoFn):
 
 
 class DownloadShards(beam.PTransform):
-    """(shard_id, rows) -> each shard's stats, after its tar, Parquet and stats files are written.
+    """Groups of AssignShards -> each shard's stats, after its tar, Parquet and stats files are written.
 
     `columns`: the row fields written to the shard Parquet (url and caption columns first, as named in
     options.manifest); the others are carried through."""
@@ -91,7 +115,7 @@ class DownloadShards(beam.PTransform):
         self.options, self.columns = options, columns
 
     def expand(self, shards):
-        # Reshuffle so that shards spread over workers instead of staying where the GroupByKey put them.
+        # Reshuffle so that groups spread over workers instead of staying where the GroupByKey put them.
         return shards | "Spread" >> beam.Reshuffle() | "Download" >> beam.ParDo(_DownloadFn(self.options, self.columns))
 
 

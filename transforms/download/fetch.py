@@ -17,6 +17,7 @@ import aiohttp
 from yarl import URL
 
 from .body import accept_encoding, codings, decode_body
+from .budget import WHOLE, HostShare, Pacer
 from .errors import DownloadFailure
 from .options import ROBOTS_TOKEN, FetchOptions
 from .safety import BLOCKED_MARK, AddressPolicy, BlockedAddressError, GuardedConnector, RobotsRules, \
@@ -93,6 +94,11 @@ class Fetcher:
         self.policy = AddressPolicy(options.allow_private_network, tuple(options.allowed_networks))
         self._in_flight = asyncio.Semaphore(options.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._admitted: dict[str, asyncio.Semaphore] = {}  # rows per host allowed to take a global slot
+        self._pacers: dict[str, Pacer] = {}
+        # This downloader's share of each host's budget (budget.py): by host, else `_share` for any host.
+        self._shares: dict[str, HostShare] = {}
+        self._share = WHOLE
         self._robots: dict[str, asyncio.Task] = {}  # origin -> the fetch of its robots.txt
         self._robots_rules: dict[str, RobotsRules | DownloadFailure] = {}  # origin -> its outcome, once known
         self._literal_refusals: dict[str, str | None] = {}  # host -> why its IP literal is refused
@@ -130,16 +136,35 @@ class Fetcher:
         job stays bounded: host slots go, and only the most recent MAX_REMEMBERED_ORIGINS robots outcomes and
         address verdicts stay (dicts keep insertion order: the oldest go; a forgotten robots.txt is refetched)."""
         self._hosts.clear()
+        self._admitted.clear()
+        self._pacers.clear()
         for cache in (self._robots_rules, self._literal_refusals):
             for key in list(cache)[:max(0, len(cache) - MAX_REMEMBERED_ORIGINS)]:
                 del cache[key]
         self._robots = {o: t for o, t in self._robots.items() if o in self._robots_rules}
 
-    def _host_slot(self, host: str) -> asyncio.Semaphore:
-        slot = self._hosts.get(host)
+    def set_shares(self, shares: dict[str, HostShare], default: HostShare = WHOLE) -> None:
+        """This downloader's share of each host's budget from now on (between shards: nothing in flight)."""
+        self._shares, self._share = shares, default
+        self._hosts.clear()
+        self._admitted.clear()
+        self._pacers.clear()
+
+    def _host_slot(self, host: str, slots: dict | None = None) -> asyncio.Semaphore:
+        slots = self._hosts if slots is None else slots
+        slot = slots.get(host)
         if slot is None:
-            slot = self._hosts[host] = asyncio.Semaphore(self.options.per_host_concurrency)
+            share = self._shares.get(host, self._share)
+            slot = slots[host] = asyncio.Semaphore(share.concurrency(self.options.per_host_concurrency))
         return slot
+
+    async def _pace(self, host: str) -> None:
+        """Wait for this downloader's next slot on the host's rate grid (no wait without a rate)."""
+        if self.options.per_host_rate:
+            pacer = self._pacers.get(host)
+            if pacer is None:
+                pacer = self._pacers[host] = Pacer(self.options.per_host_rate, self._shares.get(host, self._share))
+            await pacer.wait()
 
     async def fetch(self, url, handle: Callable[[Response], Awaitable]):
         """Fetch `url` and return `await handle(response)`, retrying transient failures.
@@ -151,6 +176,12 @@ class Fetcher:
         attempt, redirects and robots.txt fetches included, ends after attempt_timeout.
         """
         url = check_url(url)
+        # Only as many rows of one host as it has slots take global slots: a host held to a small share
+        # (or a low rate) must not fill the global slots with rows waiting for it while other hosts idle.
+        async with self._host_slot(url.host, self._admitted):
+            return await self._attempts(url, handle)
+
+    async def _attempts(self, url: URL, handle: Callable[[Response], Awaitable]):
         for attempt in range(self.options.retries + 1):
             try:
                 async with self._in_flight:
@@ -187,6 +218,7 @@ class Fetcher:
             if self.options.respect_robots:
                 await self._check_robots(url)
             async with self._host_slot(host):
+                await self._pace(host)
                 result = await self._request(url, host)
             if isinstance(result, Response):
                 return result
@@ -219,7 +251,7 @@ class Fetcher:
             if isinstance(e.os_error, BlockedAddressError) or BLOCKED_MARK in str(e.os_error):
                 raise DownloadFailure("blocked_address", _blocked_message(e.os_error)) from None
             raise DownloadFailure("network_error", f"cannot connect to {host}: {e.os_error}", True) from None
-        except aiohttp.ClientPayloadError as e:
+        except aiohttp.ClientPayloadError:
             raise DownloadFailure("network_error", "truncated body: the connection closed early", True) from None
         except (aiohttp.InvalidURL, ValueError, UnicodeError) as e:
             raise DownloadFailure("invalid_url", f"malformed URL: {e}") from None
@@ -313,7 +345,9 @@ class Fetcher:
         host = url.host
         try:
             for _ in range(5):  # RFC 9309: follow at least five redirects
-                result = await self._request(url, host, ROBOTS_MAX_BYTES, for_robots=True)
+                async with self._host_slot(host):  # robots.txt is a request to the host like any other
+                    await self._pace(host)
+                    result = await self._request(url, host, ROBOTS_MAX_BYTES, for_robots=True)
                 if isinstance(result, Response):  # up to 512 KiB of rules: parsed off the event loop
                     return await self._off_loop(parse_robots, result.body.decode("utf-8", "replace"), ROBOTS_TOKEN)
                 url = check_url(result, base=url)

@@ -74,7 +74,10 @@ class FetchOptions:
     """How images are fetched: limits, timeouts, retries and the rules of politeness and safety."""
 
     concurrency: int = opt(64, "requests in flight per process")
-    per_host_concurrency: int = opt(16, "requests in flight per host, per process")
+    per_host_concurrency: int = opt(16, "requests in flight per host for the whole job: every worker, process "
+                                    "and thread together (robots.txt included)")
+    per_host_rate: float = opt(0.0, "requests per second per host for the whole job, robots.txt included "
+                               "(0: no limit)")
     connect_timeout: float = opt(10.0, "seconds to connect")
     read_timeout: float = opt(10.0, "longest silence while reading, in seconds")
     total_timeout: float = opt(30.0, "seconds for a whole request (redirects excluded): ends slow drips")
@@ -112,6 +115,8 @@ class FetchOptions:
                 raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
         if self.retries < 0:
             raise ValueError(f"retries must be 0 or more, not {self.retries}")
+        if self.per_host_rate < 0:
+            raise ValueError(f"per_host_rate must be 0 (no limit) or positive, not {self.per_host_rate}")
         for net in self.allowed_networks:
             try:
                 ipaddress.ip_network(net, strict=False)
@@ -153,6 +158,10 @@ class DownloadOptions:
             raise ValueError(f"processes must be positive, not {self.processes}")
         if self.decode_threads < 0:
             raise ValueError(f"decode_threads must be 0 (automatic) or more, not {self.decode_threads}")
+        if self.processes > self.fetch.per_host_concurrency:  # each process holds at least one request per host
+            raise ValueError(f"{self.processes} processes cannot share a per-host budget of "
+                             f"{self.fetch.per_host_concurrency} requests in flight: lower --processes or raise "
+                             "--per-host-concurrency")
 
     @property
     def threads(self) -> int:

@@ -36,8 +36,10 @@ DOWNLOAD_RUN_OPTIONS = frozenset({
     "output", "processes", "decode_threads", "progress",
     "fetch.concurrency", "fetch.per_host_concurrency", "fetch.connect_timeout", "fetch.read_timeout",
     "fetch.total_timeout", "fetch.attempt_timeout", "fetch.retries", "fetch.backoff", "fetch.max_retry_after",
-    "fetch.user_agent",
+    "fetch.user_agent", "fetch.per_host_rate",
 })
+# In a Beam build the per-host budget decides which shards a large host's rows go to (plan.py).
+BUILD_DOWNLOAD_RUN_OPTIONS = DOWNLOAD_RUN_OPTIONS - {"fetch.per_host_concurrency"}
 _SAMPLE_BYTES = 1 << 20
 
 

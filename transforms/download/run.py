@@ -12,6 +12,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .budget import HostShare
 from .manifest import expand_inputs, iter_shards
 from .options import DownloadOptions
 from .provenance import DOWNLOAD_RUN_OPTIONS, fingerprint, option_values, prepare_output, record
@@ -59,14 +60,17 @@ class Summary:
 _worker: ShardDownloader | None = None
 
 
-def _init_worker(options: DownloadOptions, counter) -> None:
+def _init_worker(options: DownloadOptions, counter, numbers) -> None:
     global _worker
 
     def on_row(n: int) -> None:
         with counter.get_lock():
             counter.value += n
 
-    _worker = ShardDownloader(options, on_row=on_row)
+    with numbers.get_lock():  # worker p of P holds lane p of every host: 1/P of its budget (budget.py)
+        number, numbers.value = numbers.value, numbers.value + 1
+    share = HostShare((number % options.processes,), options.processes)
+    _worker = ShardDownloader(options, on_row=on_row, share=share)
 
 
 def _work(shard_id, table, carry) -> dict:
@@ -114,10 +118,10 @@ def _download_parallel(out, shards, options: DownloadOptions, summary: Summary, 
     # fork: workers start at once and inherit imports; the pool is made before any thread of ours starts.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    counter = context.Value("q", 0)
+    counter, numbers = context.Value("q", 0), context.Value("i", 0)
     pending, skipped_rows = set(), 0
     with ProcessPoolExecutor(options.processes, mp_context=context, initializer=_init_worker,
-                             initargs=(options, counter)) as pool:
+                             initargs=(options, counter, numbers)) as pool:
         def drain(until: int) -> None:
             nonlocal pending
             while len(pending) > until:

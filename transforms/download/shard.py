@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
+from .budget import WHOLE, HostShare
 from .errors import SUCCESS, DownloadFailure
 from .fetch import Fetcher, Response
 from .images import process_image
@@ -81,8 +82,9 @@ def _settle(done) -> None:
 class ShardDownloader:
     """Per-process downloader. Call `download(shard_id, table, carry)`; it runs its own event loop."""
 
-    def __init__(self, options: DownloadOptions, on_row=None):
+    def __init__(self, options: DownloadOptions, on_row=None, share: HostShare = WHOLE):
         self.options = options
+        self.share = share  # this downloader's share of every host's budget (budget.py), unless planned
         self.output = Output(options.output)
         self.on_row = on_row  # called with the row count as rows finish (progress)
         self._loop = asyncio.new_event_loop()
@@ -94,6 +96,17 @@ class ShardDownloader:
         """Download and write one shard; returns its stats. A complete shard is skipped (stats with skipped)."""
         return completed_stats(self.output, shard_id) or self._loop.run_until_complete(
             self._download(shard_id, table, carry))
+
+    def download_group(self, shards: list, carry: list[str], shares: dict[str, HostShare],
+                       default: HostShare) -> list[dict]:
+        """Download a planned group's shards one after another, holding `shares` of the hosts its rows name
+        (and `default` of any other host a redirect leads to); each shard's stats."""
+        self._loop.run_until_complete(self._session())
+        self._fetcher.set_shares(shares, default)
+        try:
+            return [self.download(shard_id, table, carry) for shard_id, table in shards]
+        finally:
+            self._fetcher.set_shares({}, self.share)
 
     def probe(self, urls: list[str]) -> list[RowResult]:
         """Fetch and decode each URL as a shard would, writing nothing: each row's status (a pilot download)."""
@@ -110,6 +123,7 @@ class ShardDownloader:
     async def _session(self) -> None:
         if self._fetcher is None:  # the session must be made inside the loop that uses it
             self._fetcher = await Fetcher(self.options.fetch).__aenter__()
+            self._fetcher.set_shares({}, self.share)
 
     async def _probe(self, urls: list[str]) -> list[RowResult]:
         await self._session()

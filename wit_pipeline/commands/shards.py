@@ -9,6 +9,7 @@ flags below only say how fast and how politely to fetch. Complete shards are ski
 resumes. Flags wit does not know are Beam's."""
 from __future__ import annotations
 
+import argparse
 import json
 
 from wit_pipeline import flags
@@ -22,16 +23,34 @@ def register(p) -> None:
     import dataclasses
 
     from transforms.download.options import DownloadOptions, FetchOptions
-    from transforms.download.provenance import DOWNLOAD_RUN_OPTIONS
+    from transforms.download.provenance import BUILD_DOWNLOAD_RUN_OPTIONS
     from wit_pipeline.options import ALIASES
 
     p.add_argument("output", help="a `wit build` output folder (local or gs://, s3://) holding manifest/")
     # Only the options that never change the bytes: the rest are the build's.
-    byte_options = tuple(f.name for f in dataclasses.fields(FetchOptions) if f"fetch.{f.name}" not in DOWNLOAD_RUN_OPTIONS)
+    byte_options = tuple(f.name for f in dataclasses.fields(FetchOptions)
+                         if f"fetch.{f.name}" not in BUILD_DOWNLOAD_RUN_OPTIONS)
     _FLAGS[:] = (flags.add_flags(p, FetchOptions, path=("download", "fetch"), skip=byte_options, group="network",
                                  aliases=ALIASES)
                  + flags.add_flags(p, DownloadOptions, path=("download",), recurse=False, group="workers",
                                    skip=("shard_size", "processes", "progress")))
+    # Every other download option is the build's: refused by name, where it would otherwise go to Beam
+    # unread (a --per-host-concurrency or --image-size that silently changed nothing).
+    made = {flag.path for flag in _FLAGS}
+    for path, f in flags.leaves(DownloadOptions, ("download",)):
+        if path not in made and f.metadata.get("cli", True):
+            name = (f.metadata.get("flag") or f.name).replace("_", "-")
+            spellings = {f"--{name}", f"--{name.replace('-', '_')}", f"--no-{name}"}
+            p.add_argument(*sorted(spellings), action=_BuildsOwn, dest=f"_build_{'_'.join(path)}")
+
+
+class _BuildsOwn(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is the build's, recorded in _wit_provenance.json: `wit shards` writes the "
+                     "shards the build would (to change it, rebuild with `wit build --overwrite`)")
 
 
 def download_options(output: str, args):

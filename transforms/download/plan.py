@@ -1,0 +1,81 @@
+"""Host-aware shards: the plan that lets every downloader of a job hold a share of each host's budget.
+
+Each host's rows are split into lanes: one lane for a host with at most a shard's worth of rows, else
+ceil(rows / shard_size) lanes, never more than the per-host budget (so that every lane can hold at least one
+request in flight). A row's lane is a hash of its uid. A lane is a unit of download: all of its rows go to one
+*group*, a hash of (host, lane) over ceil(rows / shard_size) groups, and a group is downloaded by one worker,
+its shards one after another. So no two workers ever hold the same lane, and the shares they take
+(budget.py) add up to at most the host's budget, whatever the number of workers, processes and threads.
+
+A group usually holds one shard's worth of rows from many hosts; a group with a large host's lane holds
+more, split into several shards of about shard_size: a host with half of the rows makes up to `budget` long
+groups (stragglers: the download stage's group counters show them) while the others finish. That is the
+budget at work: such a host cannot be fetched faster than its budget allows.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from transforms.files import bucket_of
+
+from .budget import HostShare
+from .errors import DownloadFailure
+from .fetch import check_url
+
+LANE, LANES = "host_lane", "host_lanes"  # the row fields the plan adds (written to the manifest)
+
+
+def host_of(url: str | None) -> str:
+    """The host the fetcher will see (normalised as aiohttp sends it); "" when the URL is unusable."""
+    try:
+        return check_url(url or "").host or ""
+    except DownloadFailure:
+        return ""
+
+
+def lanes_for(rows_of_host: int, shard_size: int, budget: int) -> int:
+    return max(1, min(budget, math.ceil(rows_of_host / shard_size)))
+
+
+def n_groups(rows: int, shard_size: int) -> int:
+    return max(1, math.ceil(rows / shard_size))
+
+
+def plan_row(row: dict, big_hosts: dict[str, int], groups: int, shard_size: int, budget: int) -> tuple[int, dict]:
+    """(the row's group, the row with its lane): `big_hosts` holds the row counts of the hosts with more
+    than a shard's worth of rows; every other host has one lane."""
+    host = host_of(row.get("url"))
+    lanes = lanes_for(big_hosts.get(host, 0), shard_size, budget)
+    lane = bucket_of(row["uid"], lanes) if lanes > 1 else 0
+    return bucket_of(f"{host}#{lane}", groups), {**row, LANE: lane, LANES: lanes}
+
+
+def shards_in(rows: int, shard_size: int) -> int:
+    """How many shards a group of `rows` rows is cut into (about shard_size each)."""
+    return max(1, round(rows / shard_size))
+
+
+def shard_offsets(group_sizes: Iterable[tuple[int, int]], shard_size: int) -> dict[int, int]:
+    """{group: its first shard id}: shard ids run from 0 over the groups in order."""
+    offsets, next_id = {}, 0
+    for group, size in sorted(group_sizes):
+        offsets[group] = next_id
+        next_id += shards_in(size, shard_size)
+    return offsets
+
+
+def split_group(group: int, rows: list[dict], first_shard: int, shard_size: int) -> list[tuple[int, list[dict]]]:
+    """A group's rows, sorted by uid, cut into consecutive shards: [(shard id, rows)]."""
+    rows = sorted(rows, key=lambda r: r["uid"])
+    n = shards_in(len(rows), shard_size)
+    return [(first_shard + i, rows[i * len(rows) // n:(i + 1) * len(rows) // n]) for i in range(n)]
+
+
+def shares_of(rows: Iterable[dict]) -> dict[str, HostShare]:
+    """The shares of the hosts a group's rows name: the lanes of each that the group holds."""
+    lanes: dict[str, tuple[set, int]] = {}
+    for row in rows:
+        held, _ = lanes.setdefault(host_of(row.get("url")), (set(), row.get(LANES) or 1))
+        held.add(row.get(LANE) or 0)
+    return {host: HostShare(tuple(held), of) for host, (held, of) in lanes.items() if host}
