@@ -39,11 +39,11 @@ class AssignShards(beam.PTransform):
         size, budget = self.shard_size, self.budget
         groups = (rows | "Count" >> beam.combiners.Count.Globally()
                   | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size)))
-        # Only hosts with more than a shard's worth of rows get several lanes: at most rows / shard_size of
-        # them, a small side input whatever the number of hosts.
+        # Only hosts with more than a lane's worth of rows get several lanes: fewer of them than groups, a
+        # small side input whatever the number of hosts.
         big = (rows | "Host" >> beam.Map(lambda r: plan.host_of(r.get("url")))
                | "PerHost" >> beam.combiners.Count.PerElement()
-               | "Big" >> beam.Filter(lambda kv: kv[1] > size))
+               | "Big" >> beam.Filter(lambda kv: kv[1] > plan.lane_rows(size)))
         planned = rows | "Plan" >> beam.Map(plan.plan_row, beam.pvalue.AsDict(big), beam.pvalue.AsSingleton(groups),
                                              size, budget)
         offsets = (planned | "GroupOf" >> beam.Keys() | "PerGroup" >> beam.combiners.Count.PerElement()

@@ -1,8 +1,10 @@
 """Host-aware shards: the plan that lets every downloader of a job hold a share of each host's budget.
 
-Each host's rows are split into lanes: one lane for a host with at most a shard's worth of rows, else
-ceil(rows / shard_size) lanes, never more than the per-host budget (so that every lane can hold at least one
-request in flight). A row's lane is a hash of its uid. A lane is a unit of download: all of its rows go to one
+Each host's rows are split into lanes: one lane for a host with at most LANE_SHARDS shards' worth of rows,
+else ceil(rows / (LANE_SHARDS x shard_size)) lanes, never more than the per-host budget (so that every lane can
+hold at least one request in flight). A lane is the unit a worker fetches a host with, at its share of the
+host's budget: more lanes spread a large host's decoding over more workers, fewer keep each lane's share
+large when there are fewer workers than lanes (on one machine, a host's lanes are fetched one after another). A row's lane is a hash of its uid. A lane is a unit of download: all of its rows go to one
 *group*, a hash of (host, lane) over ceil(rows / shard_size) groups, and a group is downloaded by one worker,
 its shards one after another. So no two workers ever hold the same lane, and the shares they take
 (budget.py) add up to at most the host's budget, whatever the number of workers, processes and threads.
@@ -24,6 +26,7 @@ from .errors import DownloadFailure
 from .fetch import check_url
 
 LANE, LANES = "host_lane", "host_lanes"  # the row fields the plan adds (written to the manifest)
+LANE_SHARDS = 4  # a lane holds up to this many shards' worth of a host's rows
 
 
 def host_of(url: str | None) -> str:
@@ -34,8 +37,13 @@ def host_of(url: str | None) -> str:
         return ""
 
 
+def lane_rows(shard_size: int) -> int:
+    """Rows of one host above which it gets a second lane."""
+    return LANE_SHARDS * shard_size
+
+
 def lanes_for(rows_of_host: int, shard_size: int, budget: int) -> int:
-    return max(1, min(budget, math.ceil(rows_of_host / shard_size)))
+    return max(1, min(budget, math.ceil(rows_of_host / lane_rows(shard_size))))
 
 
 def n_groups(rows: int, shard_size: int) -> int:
@@ -44,7 +52,7 @@ def n_groups(rows: int, shard_size: int) -> int:
 
 def plan_row(row: dict, big_hosts: dict[str, int], groups: int, shard_size: int, budget: int) -> tuple[int, dict]:
     """(the row's group, the row with its lane): `big_hosts` holds the row counts of the hosts with more
-    than a shard's worth of rows; every other host has one lane."""
+    than lane_rows(shard_size) rows; every other host has one lane."""
     host = host_of(row.get("url"))
     lanes = lanes_for(big_hosts.get(host, 0), shard_size, budget)
     lane = bucket_of(row["uid"], lanes) if lanes > 1 else 0

@@ -33,8 +33,8 @@ def run(web, out, argv):
 def test_shards_are_deterministic_and_complete(web, tmp_path):
     run(web, tmp_path / "a", ["--runner=FnApiRunner"])
     names = sorted(os.listdir(tmp_path / "a"))
-    # One host with 35 rows: 4 lanes (ceil(35 / 10)), each lane a group of about 9 rows, cut into shards of
-    # about 10 (two lanes hashed to one group make two shards), numbered from 0 without gaps.
+    # One host with 35 rows, under 4 shards' worth: one lane, so one group, cut into shards of about 10,
+    # numbered from 0 without gaps.
     stats = sorted(n for n in names if n.endswith("_stats.json"))
     assert names[-1] == "sizes.json" and stats == [f"{i:05d}_stats.json" for i in range(len(stats))]
     assert 3 <= len(stats) <= 5
