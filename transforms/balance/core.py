@@ -22,6 +22,8 @@ from ..flag import opt
 _SCALE = float(1 << 64)
 # Below this the pool is mostly dead links; raising t by more than 20x would keep whole heads, not balance them.
 MIN_SURVIVAL = 0.05
+# A pilot of 100,000 URLs measures survival to +-0.0015; a larger one only costs one worker time and memory.
+MAX_PILOT = 100_000
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class BalanceOptions:
             raise ValueError(f"t must be a positive count, not {self.t}")
         if not MIN_SURVIVAL <= self.link_survival <= 1.0:
             raise ValueError(f"link_survival must be in [{MIN_SURVIVAL}, 1], not {self.link_survival}")
-        if self.pilot_sample < 0:
-            raise ValueError(f"pilot_sample must be 0 (off) or a count of URLs, not {self.pilot_sample}")
+        if not 0 <= self.pilot_sample <= MAX_PILOT:  # the sample is held and downloaded by one worker
+            raise ValueError(f"pilot_sample must be 0 (off) or a count of URLs up to {MAX_PILOT}, not "
+                             f"{self.pilot_sample}")
 
     def target(self, survival: float | None = None) -> float:
         """The cap a head query is balanced to: t, raised by the expected link survival."""

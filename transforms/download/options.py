@@ -69,6 +69,9 @@ class ImageOptions:
         object.__setattr__(self, "image_formats", formats)
 
 
+MIN_RATE = 0.01  # requests per second per host: one every 100 s
+
+
 @dataclass(frozen=True)
 class FetchOptions:
     """How images are fetched: limits, timeouts, retries and the rules of politeness and safety."""
@@ -115,8 +118,9 @@ class FetchOptions:
                 raise ValueError(f"{name} must be positive seconds, not {getattr(self, name)}")
         if self.retries < 0:
             raise ValueError(f"retries must be 0 or more, not {self.retries}")
-        if self.per_host_rate < 0:
-            raise ValueError(f"per_host_rate must be 0 (no limit) or positive, not {self.per_host_rate}")
+        if self.per_host_rate != 0 and not MIN_RATE <= self.per_host_rate:  # a slower one waits for minutes a slot
+            raise ValueError(f"per_host_rate must be 0 (no limit) or at least {MIN_RATE} requests per second, "
+                             f"not {self.per_host_rate}")
         for net in self.allowed_networks:
             try:
                 ipaddress.ip_network(net, strict=False)

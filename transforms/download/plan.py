@@ -84,6 +84,7 @@ def shares_of(rows: Iterable[dict]) -> dict[str, HostShare]:
     """The shares of the hosts a group's rows name: the lanes of each that the group holds."""
     lanes: dict[str, tuple[set, int]] = {}
     for row in rows:
-        held, _ = lanes.setdefault(host_of(row.get("url")), (set(), row.get(LANES) or 1))
-        held.add(row.get(LANE) or 0)
+        # A manifest edited by hand may hold any numbers: a lane outside its host's lanes is folded into them.
+        held, of = lanes.setdefault(host_of(row.get("url")), (set(), max(1, int(row.get(LANES) or 1))))
+        held.add(int(row.get(LANE) or 0) % of)
     return {host: HostShare(tuple(held), of) for host, (held, of) in lanes.items() if host}

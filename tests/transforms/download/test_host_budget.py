@@ -153,3 +153,21 @@ def test_download_refuses_more_processes_than_the_budget(tmp_path, capsys):
     assert main(["download", str(tmp_path / "m.csv"), "--output", str(tmp_path / "out"), "--processes", "5",
                  "--per-host-concurrency", "4"]) != 0
     assert "per-host budget" in capsys.readouterr().err
+
+
+def test_hand_edited_lanes_are_folded_into_the_host_s_lanes():
+    rows = [{"url": "http://127.0.0.2/a.jpg", plan.LANE: 9, plan.LANES: 4},
+            {"url": "http://127.0.0.2/b.jpg", plan.LANE: -1, plan.LANES: 4},
+            {"url": "http://127.0.0.3/c.jpg", plan.LANE: 3, plan.LANES: 0}]
+    assert plan.shares_of(rows) == {"127.0.0.2": HostShare((1, 3), 4), "127.0.0.3": HostShare((0,), 1)}
+
+
+def test_rates_and_pilots_out_of_range_are_refused():
+    from transforms.balance.core import BalanceOptions
+    from transforms.download.options import FetchOptions
+    for rate in (-1, 0.001):
+        with pytest.raises(ValueError, match="per_host_rate"):
+            FetchOptions(per_host_rate=rate)
+    assert FetchOptions(per_host_rate=0).per_host_rate == 0
+    with pytest.raises(ValueError, match="pilot_sample"):
+        BalanceOptions(pilot_sample=10**9)
