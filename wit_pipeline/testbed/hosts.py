@@ -16,6 +16,8 @@ import time
 
 from aiohttp import web
 
+from wit_pipeline.testbed.server import BackgroundServer
+
 FIRST_HOST = 2  # 127.0.0.1 is TestWeb's; the hosts start at 127.0.0.2
 WINDOW = 1.0  # seconds: max_in_any_second counts request starts in any [t, t + WINDOW)
 
@@ -51,14 +53,16 @@ class _Load:
         self.starts: list[float] = []
 
 
-class HostsWeb:
+class HostsWeb(BackgroundServer):
     """n hosts on 127.0.0.2, 127.0.0.3, ... (one port each, all served by one aiohttp loop in a background thread)."""
 
     __test__ = False  # not a pytest test class
+    NAME = "hosts web"
 
     def __init__(self, n_hosts: int, delay: float = 0.05, robots_txt: str = "User-agent: *\nAllow: /\n"):
         if not 1 <= n_hosts <= 250:
             raise ValueError(f"n_hosts must be 1..250, not {n_hosts}")
+        super().__init__()
         self.n_hosts = n_hosts
         self.delay = delay
         self.robots_txt = robots_txt
@@ -66,73 +70,30 @@ class HostsWeb:
         self._socks: list[socket.socket] = []
         self._loads: dict[str, _Load] = {}
         self._lock = threading.Lock()  # recording happens on the loop; stats() and reset() come from other threads
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> "HostsWeb":
-        if self._thread is not None:
-            raise RuntimeError("HostsWeb already started")
+        self._check_not_started()
         small_jpeg()  # encode before serving, so no request pays for Pillow
         try:
-            # Bind here, in the caller's thread, so the ports are known (and bind errors raised) right away.
             for i in range(self.n_hosts):
                 self._socks.append(socket.create_server((f"127.0.0.{FIRST_HOST + i}", 0)))
         except BaseException:
             self._close_socks()
             raise
         self.hosts = [f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in self._socks]
-        self._ready.clear()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name="hostsweb", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30) or self._error is not None:
-            self.stop()
-            raise RuntimeError(f"hosts web failed to start: {self._error!r}")
+        self._launch(self._app, self._socks)
         return self
 
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=1.0)
-        try:
-            await runner.setup()
-            for sock in self._socks:
-                await web.SockSite(runner, sock).start()
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._ready.set()
-            await runner.cleanup()
-            return
-        self._ready.set()
-        await self._stop_event.wait()
-        await runner.cleanup()
-
     def stop(self) -> None:
-        if self._thread is not None:
-            if self._loop is not None and self._stop_event is not None and self._loop.is_running():
-                self._loop.call_soon_threadsafe(self._stop_event.set)
-            self._thread.join(timeout=15)
-            self._thread = None
+        self._halt()
         self._close_socks()
 
     def _close_socks(self) -> None:
         for sock in self._socks:
             sock.close()
         self._socks = []
-
-    def __enter__(self) -> "HostsWeb":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # --- what tests use ----------------------------------------------------------------------------------
 

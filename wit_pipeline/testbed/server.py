@@ -357,80 +357,108 @@ class _Blackhole:
 
 # --- the server in a background thread -----------------------------------------------------------------
 
-class TestWeb:
-    """The test web in a background thread; ``with TestWeb() as web: urlopen(web.url("/img/1_40x30.jpg"))``."""
+class BackgroundServer:
+    """An aiohttp app served, on sockets bound in the caller's thread (so ports are known and bind errors raised
+    at once), by an event loop in a background thread. Subclasses bind in start() and call _launch()."""
 
-    __test__ = False  # not a pytest test class, despite the name
+    NAME = "server"
 
-    def __init__(self, files_dir: str | None = None, stall_seconds: float = 30.0, port: int = 0,
-                 robots_txt: str = ROBOTS_TXT):
-        self.files_dir = files_dir
-        self.stall_seconds = stall_seconds
-        self.robots_txt = robots_txt
-        self._port = port
-        self._site: _Site | None = None
+    def __init__(self):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._sock: socket.socket | None = None
-        self._blackhole: _Blackhole | None = None
-        self._ports: tuple[int, int] | None = None  # (server, blackhole); kept after stop() for messages
 
-    def start(self) -> "TestWeb":
+    def _check_not_started(self) -> None:
         if self._thread is not None:
-            raise RuntimeError("TestWeb already started")
-        # Bind here, in the caller's thread, so the port is known (and bind errors raised) right away.
-        self._sock = socket.create_server((HOST, self._port))
-        self._blackhole = _Blackhole()
-        self._ports = (self._sock.getsockname()[1], self._blackhole.port)
-        self._site = _Site(self.files_dir, self.stall_seconds, self.robots_txt)
+            raise RuntimeError(f"{type(self).__name__} already started")
+
+    def _launch(self, make_app, socks: list, on_stop=None) -> None:
+        """Serve make_app() (called on the loop) on `socks`; `on_stop` runs on the loop before the clean-up."""
         self._ready.clear()
         self._error = None
-        self._thread = threading.Thread(target=self._run, name="testweb", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(make_app, socks, on_stop)),
+                                        name=self.NAME.replace(" ", ""), daemon=True)
         self._thread.start()
         if not self._ready.wait(30) or self._error is not None:
             self.stop()
-            raise RuntimeError(f"test web failed to start: {self._error!r}")
-        return self
+            raise RuntimeError(f"{self.NAME} failed to start: {self._error!r}")
 
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
+    async def _serve(self, make_app, socks: list, on_stop) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
-        runner = web.AppRunner(self._site.app(), access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(make_app(), access_log=None, shutdown_timeout=1.0)
         try:
             await runner.setup()
-            await web.SockSite(runner, self._sock).start()
-        except BaseException as exc:  # reported by start()
+            for sock in socks:
+                await web.SockSite(runner, sock).start()
+        except BaseException as exc:  # reported by _launch
             self._error = exc
             self._ready.set()
             await runner.cleanup()
             return
         self._ready.set()
         await self._stop_event.wait()
-        self._site.stopping.set()  # stall and drip handlers return now instead of after stall_seconds
+        if on_stop is not None:
+            on_stop()
         await runner.cleanup()
 
-    def stop(self) -> None:
+    def _halt(self) -> None:
+        """Stop the loop and its thread (the sockets are the subclass's to close)."""
         if self._thread is not None:
             if self._loop is not None and self._stop_event is not None and self._loop.is_running():
                 self._loop.call_soon_threadsafe(self._stop_event.set)
             self._thread.join(timeout=15)
             self._thread = None
-        for closable in (self._sock, self._blackhole):
-            if closable is not None:
-                closable.close()
-        self._sock = self._blackhole = None
 
-    def __enter__(self) -> "TestWeb":
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._halt()
+
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class TestWeb(BackgroundServer):
+    """The test web in a background thread; ``with TestWeb() as web: urlopen(web.url("/img/1_40x30.jpg"))``."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    NAME = "test web"
+
+    def __init__(self, files_dir: str | None = None, stall_seconds: float = 30.0, port: int = 0,
+                 robots_txt: str = ROBOTS_TXT):
+        super().__init__()
+        self.files_dir = files_dir
+        self.stall_seconds = stall_seconds
+        self.robots_txt = robots_txt
+        self._port = port
+        self._site: _Site | None = None
+        self._sock: socket.socket | None = None
+        self._blackhole: _Blackhole | None = None
+        self._ports: tuple[int, int] | None = None  # (server, blackhole); kept after stop() for messages
+
+    def start(self) -> "TestWeb":
+        self._check_not_started()
+        self._sock = socket.create_server((HOST, self._port))
+        self._blackhole = _Blackhole()
+        self._ports = (self._sock.getsockname()[1], self._blackhole.port)
+        self._site = _Site(self.files_dir, self.stall_seconds, self.robots_txt)
+        # on stop, stall and drip handlers return at once instead of after stall_seconds
+        self._launch(self._site.app, [self._sock], on_stop=self._site.stopping.set)
+        return self
+
+    def stop(self) -> None:
+        self._halt()
+        for closable in (self._sock, self._blackhole):
+            if closable is not None:
+                closable.close()
+        self._sock = self._blackhole = None
 
     def _started(self) -> _Site:
         if self._site is None:
