@@ -41,11 +41,11 @@ class AssignShards(beam.PTransform):
                   | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size)))
         # Only hosts with more than a lane's worth of rows get several lanes: fewer of them than groups, a
         # small side input whatever the number of hosts.
-        big = (rows | "Host" >> beam.Map(lambda r: plan.host_of(r.get("url")))
-               | "PerHost" >> beam.combiners.Count.PerElement()
+        hosted = rows | "Host" >> beam.Map(lambda r: (plan.host_of(r.get("url")), r))  # parsed once per row
+        big = (hosted | "Hosts" >> beam.Keys() | "PerHost" >> beam.combiners.Count.PerElement()
                | "Big" >> beam.Filter(lambda kv: kv[1] > plan.lane_rows(size)))
-        planned = rows | "Plan" >> beam.Map(plan.plan_row, beam.pvalue.AsDict(big), beam.pvalue.AsSingleton(groups),
-                                             size, budget)
+        planned = hosted | "Plan" >> beam.Map(lambda kv, *side: plan.plan_row(*kv, *side), beam.pvalue.AsDict(big),
+                                              beam.pvalue.AsSingleton(groups), size, budget)
         offsets = (planned | "GroupOf" >> beam.Keys() | "PerGroup" >> beam.combiners.Count.PerElement()
                    | "Sizes" >> beam.combiners.ToList() | "Offsets" >> beam.Map(plan.shard_offsets, size))
         return (planned | "Group" >> beam.GroupByKey()

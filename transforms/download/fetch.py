@@ -135,9 +135,7 @@ class Fetcher:
         """Trim per-host state between shards (nothing is in flight then), so a worker that lives for a whole
         job stays bounded: host slots go, and only the most recent MAX_REMEMBERED_ORIGINS robots outcomes and
         address verdicts stay (dicts keep insertion order: the oldest go; a forgotten robots.txt is refetched)."""
-        self._hosts.clear()
-        self._admitted.clear()
-        self._pacers.clear()
+        self._drop_host_slots()
         for cache in (self._robots_rules, self._literal_refusals):
             for key in list(cache)[:max(0, len(cache) - MAX_REMEMBERED_ORIGINS)]:
                 del cache[key]
@@ -146,6 +144,10 @@ class Fetcher:
     def set_shares(self, shares: dict[str, HostShare], default: HostShare = WHOLE) -> None:
         """This downloader's share of each host's budget from now on (between shards: nothing in flight)."""
         self._shares, self._share = shares, default
+        self._drop_host_slots()
+
+    def _drop_host_slots(self) -> None:
+        """Forget the per-host semaphores and pacers; they are made again, from the shares, when next used."""
         self._hosts.clear()
         self._admitted.clear()
         self._pacers.clear()

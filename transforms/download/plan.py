@@ -50,10 +50,10 @@ def n_groups(rows: int, shard_size: int) -> int:
     return max(1, math.ceil(rows / shard_size))
 
 
-def plan_row(row: dict, big_hosts: dict[str, int], groups: int, shard_size: int, budget: int) -> tuple[int, dict]:
-    """(the row's group, the row with its lane): `big_hosts` holds the row counts of the hosts with more
-    than lane_rows(shard_size) rows; every other host has one lane."""
-    host = host_of(row.get("url"))
+def plan_row(host: str, row: dict, big_hosts: dict[str, int], groups: int, shard_size: int,
+             budget: int) -> tuple[int, dict]:
+    """(the row's group, the row with its lane), for a row of `host`: `big_hosts` holds the row counts of the
+    hosts with more than lane_rows(shard_size) rows; every other host has one lane."""
     lanes = lanes_for(big_hosts.get(host, 0), shard_size, budget)
     lane = bucket_of(row["uid"], lanes) if lanes > 1 else 0
     return bucket_of(f"{host}#{lane}", groups), {**row, LANE: lane, LANES: lanes}

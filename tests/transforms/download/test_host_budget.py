@@ -75,7 +75,7 @@ def test_plan_lanes_groups_and_shards():
     big = {h: n for h, n in counts.items() if n > plan.lane_rows(shard_size)}
     planned = collections.defaultdict(list)
     for row in rows:
-        group, with_lane = plan.plan_row(row, big, groups, shard_size, BUDGET)
+        group, with_lane = plan.plan_row(plan.host_of(row["url"]), row, big, groups, shard_size, BUDGET)
         planned[group].append(with_lane)
     lanes = {(plan.host_of(r["url"]), r[plan.LANE], r[plan.LANES]) for g in planned.values() for r in g}
     assert {h: of for h, _, of in lanes} == {"127.0.0.2": 4, "127.0.0.3": 2, "127.0.0.4": 1, "127.0.0.5": 1}
