@@ -116,12 +116,21 @@ def _pilot(p: beam.Pipeline, pool, cfg: BuildConfig):
     first run did, or its complete shards would hold other rows)."""
     path = f"{cfg.output}/{PILOT_FILE}"
     if FileSystems.exists(path):
-        with FileSystems.open(path) as f:
-            recorded = json.loads(f.read())
-        return p | "RecordedPilot" >> beam.Create([recorded["survival"]])
+        survival = _read_recorded(path, lambda r: float(r["survival"]))
+        return p | "RecordedPilot" >> beam.Create([survival])
     result = pool | "PilotDownload" >> PilotSurvival(cfg.balance.pilot_sample, cfg.balance.seed, cfg.download)
     result | "WritePilot" >> beam.Map(lambda r: _write_json(r, path))
     return result | "Survival" >> beam.Map(lambda r: r["survival"])
+
+
+def _read_recorded(path: str, take):
+    """take(the JSON a build recorded at `path`), or a one-line error naming the file."""
+    try:
+        with FileSystems.open(path) as f:
+            return take(json.loads(f.read()))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): rebuild with `wit build --overwrite`") \
+            from None
 
 
 def build_provenance(cfg: BuildConfig) -> dict:
@@ -188,11 +197,10 @@ def run_shards(output: str, download: DownloadOptions, beam_args: list[str]) -> 
     if not FileSystems.exists(groups_path):
         raise ValueError(f"no {GROUPS_FILE} in {output}: it was built before host-aware shards; rebuild it "
                          "with `wit build --overwrite`")
-    with FileSystems.open(groups_path) as f:
-        recorded = json.loads(f.read())
     by_id = {read_shard_id(path): path for path in manifests}
-    groups = [(int(g), recorded["groups"], [by_id[i] for i in ids if i in by_id])
-              for g, ids in sorted(recorded["shards"].items(), key=lambda kv: int(kv[0]))]
+    groups = _read_recorded(groups_path, lambda r: [
+        (int(g), int(r["groups"]), [by_id[int(i)] for i in ids if int(i) in by_id])
+        for g, ids in sorted(r["shards"].items(), key=lambda kv: int(kv[0]))])
     start = time.monotonic()
     p = beam.Pipeline(options=options)
     stats = (p | "Groups" >> beam.Create(groups) | "Spread" >> beam.Reshuffle()

@@ -146,6 +146,9 @@ def test_pilot_download_compensates_link_rot(web, tmp_path):
     assert "pilot" not in summary["stages"]  # nothing downloaded for it
     counts = {r["query"]: r for r in pq.read_table(f"{out}/query_counts.parquet").to_pylist()}
     assert counts["lighthouse"]["target"] == pytest.approx(T / 0.5)
+    (tmp_path / "corpus" / "pilot.json").write_text('{"survival": ')  # damaged: named, never a traceback
+    with pytest.raises(ValueError, match="pilot.json is damaged"):
+        build(tmp_path, urls, texts, list(pools), "--pilot-sample", "2000", "--skip-download")
 
 
 def test_without_a_pilot_link_rot_leaves_heads_short(web, tmp_path):

@@ -34,6 +34,9 @@ def test_shards_needs_the_build_s_download_groups(mini_corpus, tmp_path, capsys)
     os.remove(out / "manifest" / "_groups.json")  # as a build from before host-aware shards left it
     assert wit(["shards", str(out), "--runner", "FnApiRunner"]) == 2
     assert "no manifest/_groups.json" in capsys.readouterr().err
+    (out / "manifest" / "_groups.json").write_text('{"groups": 2, "shards": ')  # cut short
+    assert wit(["shards", str(out), "--runner", "FnApiRunner"]) == 2
+    assert "_groups.json is damaged" in capsys.readouterr().err
     # The per-host budget decides the groups, so it is the build's, as the image options are: refused by name.
     for flag in ("--per-host-concurrency", "--image-size", "--ignore-robots"):
         with pytest.raises(SystemExit) as exit_:
