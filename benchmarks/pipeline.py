@@ -46,10 +46,19 @@ when any matched query's draw succeeds).
 --skip-download runs the curation alone (no images, no bare run) and prints its CPU per candidate: run it at
 two sizes and take the difference for the per-candidate cost that docs/scaling.md uses.
 
+--curation-cost measures that cost against its floor, in one run: --repeat rounds (default 3), each one
+`wit build --skip-download` over N/5 and over N candidates (Beam, embedded runner, one process, its own
+child) and the stages' plain-Python cores over the N candidates (benchmarks/_stage_cores.py, in a child of
+its own: the same reading, rules, models, draws, plan and writers, no Beam), in alternating order. Beam's
+cost per candidate is the slope between the two sizes (fixed start-up cancels out; its share of the large
+run is printed); the cores' is their CPU over the N candidates, models' set-up apart. Target: Beam <= 1.3x
+the cores. The cores' manifest/, rejected/ and query_counts.parquet must be byte-identical to the
+pipeline's, or the comparison is void (checked every round).
+
 Usage (from the project root)
   .venv/bin/python benchmarks/pipeline.py [--candidates N] [--runner embedded|multi] [--balance-t T]
         [--images auto|files|generated] [--bare-shards K] [--no-bare] [--skip-download]
-        [--json PATH] [--keep | --workdir DIR]
+        [--curation-cost [--repeat R]] [--json PATH] [--keep | --workdir DIR]
 """
 from __future__ import annotations
 
@@ -61,6 +70,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -308,6 +318,103 @@ def run_bare(args, workdir: Path, pipeline_out: Path) -> dict:
     return result
 
 
+# ---------------------------------------------------------------------------------------------- curation cost
+
+CORES = Path(__file__).resolve().parent / "_stage_cores.py"
+CURATION_TARGET = 1.3  # Beam's CPU per candidate over the stage cores', at most
+_COMPARED = ("query_counts.parquet", "manifest/*.parquet", "rejected/*.parquet")
+
+
+def same_files(a: Path, b: Path) -> list[str]:
+    """The compared files that differ (or exist on one side only) between two outputs."""
+    names = sorted({str(p.relative_to(root)) for root in (a, b) for pattern in _COMPARED for p in root.glob(pattern)})
+    return [n for n in names if not ((a / n).is_file() and (b / n).is_file()
+                                     and (a / n).read_bytes() == (b / n).read_bytes())]
+
+
+def run_curation(args, workdir: Path, files: dict, queries: str, round_no: int) -> dict:
+    """One round: Beam at both sizes and the cores at the large one, in an order that alternates by round."""
+    small, large = sorted(files)
+    runs = [("beam", small), ("beam", large), ("cores", large)]
+    if round_no % 2:
+        runs.reverse()
+    out: dict = {}
+    for kind, n in runs:
+        folder = workdir / f"{kind}_{n}_{round_no}"
+        argv = [a for a in pipeline_argv(args, files[n], queries, folder) if not a.startswith("--runner")]
+        if kind == "beam":
+            cmd = [sys.executable, "-c", CHILD, *argv, "--skip-download", *RUNNERS["embedded"][0]]
+        else:
+            cmd = [sys.executable, str(CORES), str(folder), *[a for a in argv if a != str(folder) and a != "--output"],
+                   "--skip-download"]
+        load = os.getloadavg()[0]
+        log = workdir / f"{kind}_{n}_{round_no}.log"
+        m = run_measured(cmd, log_path=str(log), env=child_env(), cwd=str(workdir), timeout=args.timeout)
+        result = {"kind": kind, "candidates": n, **measured_dict(m, load), "folder": folder}
+        if m.returncode or m.timed_out:
+            raise SystemExit(f"{kind} over {n} candidates failed; last lines:\n{tail(str(log))}")
+        if kind == "cores":
+            line = next(x for x in Path(log).read_text().splitlines() if x.startswith("CORES "))
+            result["cores"] = json.loads(line[len("CORES "):])
+        print(f"  round {round_no + 1}: {kind:5s} {n:>7} candidates: CPU {m.cpu_s:6.1f} s, wall {m.wall_s:6.1f} s, "
+              f"{load_note(result)}", flush=True)
+        out[(kind, n)] = result
+    differ = same_files(out[("beam", large)]["folder"], out[("cores", large)]["folder"])
+    for result in out.values():
+        shutil.rmtree(result.pop("folder"), ignore_errors=True)
+    small_cpu, large_cpu = out[("beam", small)]["cpu_s"], out[("beam", large)]["cpu_s"]
+    slope = (large_cpu - small_cpu) / (large - small)
+    stages = {k: v for k, v in out[("cores", large)]["cores"]["seconds"].items() if not k.startswith("setup")}
+    return {"beam_us": 1e6 * slope, "cores_us": 1e6 * sum(stages.values()) / large,
+            "stage_us": {k: 1e6 * v / large for k, v in stages.items()},
+            "startup_share": max(0.0, large_cpu - slope * large) / large_cpu, "identical": not differ,
+            "differ": differ, "runs": [{k: v for k, v in r.items()} for r in out.values()]}
+
+
+def curation_cost(args, workdir: Path, captions: list[str], paths: list[str], base_url: str, queries: str) -> dict:
+    small = max(1, args.candidates // 5)
+    files = {}
+    for n in (small, args.candidates):
+        files[n] = workdir / f"candidates_{n}.parquet"
+        write_candidates(files[n], base_url, paths, captions, n)
+    print(f"Curation cost: {args.repeat} rounds of Beam over {small} and {args.candidates} candidates and the "
+          f"stage cores over {args.candidates} ...", flush=True)
+    rounds = [run_curation(args, workdir, files, queries, i) for i in range(args.repeat)]
+    return {"small": small, "large": args.candidates, "rounds": rounds}
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.0f} (range {min(values):.0f}-{max(values):.0f})"
+
+
+def report_curation(header: list[str], cost: dict) -> bool:
+    print()
+    for line in header:
+        print(line)
+    rounds = cost["rounds"]
+    beam, cores = [r["beam_us"] for r in rounds], [r["cores_us"] for r in rounds]
+    ratios = [r["beam_us"] / r["cores_us"] for r in rounds]
+    loads = [x for r in rounds for run in r["runs"] for x in (run["load_before"], run["load_after"])]
+    print(f"\nCuration CPU per candidate, {len(rounds)} rounds ({cost['small']} and {cost['large']} candidates), "
+          f"1-minute load {min(loads):.1f}-{max(loads):.1f}:")
+    print(f"  Beam (embedded runner, slope between the sizes): {spread(beam)} us")
+    print(f"  stage cores, plain Python, the same work:        {spread(cores)} us")
+    for stage in rounds[0]["stage_us"]:
+        print(f"    {stage:9s} {statistics.median(r['stage_us'][stage] for r in rounds):6.1f} us")
+    print(f"  fixed start-up of the Beam run over {cost['large']}: "
+          f"{100 * statistics.median(r['startup_share'] for r in rounds):.0f}% of its CPU (the slope leaves it out)")
+    ratio = statistics.median(ratios)
+    ok = ratio <= CURATION_TARGET
+    print(f"  Beam / cores: median {ratio:.2f} (range {min(ratios):.2f}-{max(ratios):.2f}), target <= "
+          f"{CURATION_TARGET}: {'PASS' if ok else 'FAIL'}")
+    identical = all(r["identical"] for r in rounds)
+    print(f"  the cores wrote the pipeline's manifest/, rejected/ and query_counts.parquet byte for byte: "
+          f"{'yes, every round' if identical else 'NO: ' + str([r['differ'] for r in rounds])}")
+    if max(loads) - min(loads) > 1.0:
+        print(f"  note: the load moved between {min(loads):.1f} and {max(loads):.1f}: other work skews these")
+    return identical
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 def rate(n: int, seconds: float | None) -> float | None:
@@ -418,6 +525,10 @@ def parse_args(argv=None):
     p.add_argument("--skip-download", action="store_true",
                    help="curation only (wit build --skip-download, no bare run): candidates/s and CPU per candidate "
                         "of everything before the download")
+    p.add_argument("--curation-cost", action="store_true",
+                   help="Beam's curation CPU per candidate (slope between N/5 and N) against the stage cores in "
+                        "plain Python over the same N, --repeat rounds; no download")
+    p.add_argument("--repeat", type=int, default=3, help="rounds of --curation-cost (default 3)")
     p.add_argument("--timeout", type=float, default=1200, help="seconds before one run is stopped")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     p.add_argument("--keep", action="store_true", help="keep the work folder and print it")
@@ -425,6 +536,8 @@ def parse_args(argv=None):
                    help="work in this (new or empty) folder and keep it: candidates.parquet, corpus/ (the "
                         "pipeline's output), bare/, logs")
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
     if args.bare_shards < 0:
         p.error("--bare-shards must be 0 (all) or more")
     for name in ("candidates", "balance_t", "shard_size", "image_size", "concurrency", "per_host_concurrency"):
@@ -453,6 +566,17 @@ def main(argv=None) -> int:
         captions, captions_described = load_captions()
         queries, queries_described = queries_path()
         candidates = workdir / "candidates.parquet"
+        if args.curation_cost:  # nothing is downloaded: no web, no warm-up
+            cost = curation_cost(args, workdir, captions, paths, "http://127.0.0.1:9", queries)
+            ok = report_curation([
+                f"Curation cost: {os.cpu_count()} CPUs, Python {platform.python_version()}, 1-minute load "
+                f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+                f"  captions: {captions_described}; queries: {queries_described}",
+                f"  --languages all, --balance-t {args.balance_t}, shards of {args.shard_size}"], cost)
+            print(f"\n(total benchmark time {time.perf_counter() - started:.0f} s)")
+            if args.json:
+                Path(args.json).write_text(json.dumps({"benchmark": "curation_cost", **cost}, indent=2, default=str))
+            return 0 if ok else 1
         with start_subprocess(files_dir=files_dir) as web:
             write_candidates(candidates, web.base_url, paths, captions, args.candidates)
             print(f"Test web at {web.base_url} (pid {web.pid}); warming it up ...", flush=True)

@@ -27,10 +27,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms.balance.beam import Balance, WriteQueryCounts
-from transforms.beam_util import WriteBucketedParquet, counter_values, write_table_atomically
+from transforms.beam_util import BATCH_ROWS, WriteBucketedParquet, counter_values, write_table_atomically
 from transforms.candidate import CANDIDATE_SCHEMA, REJECTED_SCHEMA
 from transforms.crawl.beam import ReadCandidates
-from transforms.crawl.inputs import expand_inputs
+from transforms.crawl.inputs import candidates_at_most, expand_inputs
 from transforms.dedup.beam import Dedup
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
 from transforms.download import plan
@@ -81,10 +81,14 @@ def write_groups(groups: list[tuple], path: str) -> str:
 
 def build(p: beam.Pipeline, cfg: BuildConfig) -> None:
     """Add the whole job to pipeline `p`."""
-    read = p | "ReadCandidates" >> ReadCandidates(list(cfg.inputs), cfg.crawl)
+    # Candidates go from stage to stage in batches (transforms.beam_util): Beam's per-element cost once per
+    # batch, not once per candidate.
+    reader = ReadCandidates(list(cfg.inputs), cfg.crawl, batch_rows=BATCH_ROWS)
+    read = p | "ReadCandidates" >> reader
     text = read["candidates"] | "CleanText" >> CleanText(cfg.text)
     language = text["kept"] | "IdentifyLanguage" >> IdentifyLanguage(cfg.language)
-    unique = language["kept"] | "Dedup" >> Dedup(cfg.dedup)
+    # Dedup's buckets sized from what the inputs can hold: counting the rows first would cost a pass over them.
+    unique = language["kept"] | "Dedup" >> Dedup(cfg.dedup, rows=candidates_at_most(reader.units))
     matched = unique["kept"] | "MatchQueries" >> MatchQueries(cfg.queries)
     survival = None
     if cfg.balance.pilot_sample:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.beam_util import as_batches, chunks
+
 from .inputs import expand_inputs
 from .options import CrawlOptions
 from .output import write_errors, write_part
@@ -22,9 +24,10 @@ ERRORS = "errors"
 
 
 class _ReadFile(beam.DoFn):
-    def __init__(self, options: CrawlOptions, keyed: bool):
+    def __init__(self, options: CrawlOptions, keyed: bool, batch_rows: int = 0):
         self.options = options
         self.keyed = keyed
+        self.batch_rows = batch_rows
         self.counters = {}
 
     def setup(self):
@@ -40,8 +43,12 @@ class _ReadFile(beam.DoFn):
     def process(self, unit):
         index, (path, kind) = unit
         stats = FileStats(path)
-        for n, row in enumerate(read_file(path, kind, self.options, stats)):
-            yield (index, (n, row)) if self.keyed else row
+        rows = read_file(path, kind, self.options, stats)
+        if self.batch_rows:  # a file's candidates in lists (transforms.beam_util)
+            yield from chunks(rows, self.batch_rows)
+        else:
+            for n, row in enumerate(rows):
+                yield (index, (n, row)) if self.keyed else row
         self._inc("files", 1)
         self._inc("records", stats.records)
         self._inc("pages", stats.pages)
@@ -61,22 +68,30 @@ class ReadCandidates(beam.PTransform):
     Apply to a pipeline: `result = p | ReadCandidates(["crawl/*.wat.gz"], CrawlOptions())`; then
     `result.candidates` are the candidate dicts and `result.errors` the error rows. With keyed=True the
     candidates come as (file index, (row number in the file, candidate)), so a writer can put each file's
-    rows back in file order (`units[i]` is the file of index i).
+    rows back in file order (`units[i]` is the file of index i). With batch_rows=N they come in lists of at
+    most N of one file (transforms.beam_util: how the stages of `wit build` take them).
     """
 
     def __init__(self, inputs: list[str], options: CrawlOptions | None = None, keyed: bool = False,
-                 label: str | None = None):
+                 label: str | None = None, batch_rows: int = 0):
         super().__init__(label)
+        if keyed and batch_rows:
+            raise ValueError("ReadCandidates: keyed rows come one by one, not in batches")
         self.options = options or CrawlOptions()
         self.keyed = keyed
+        self.batch_rows = batch_rows
         self.units = expand_inputs(list(inputs), self.options)
 
     def expand(self, pbegin):
-        return (pbegin
-                | "Files" >> beam.Create(list(enumerate(self.units)))
-                # One file is one unit of work: without this, a runner may read every file in one worker.
-                | "Spread" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_ReadFile(self.options, self.keyed)).with_outputs(ERRORS, main="candidates"))
+        result = (pbegin
+                  | "Files" >> beam.Create(list(enumerate(self.units)))
+                  # One file is one unit of work: without this, a runner may read every file in one worker.
+                  | "Spread" >> beam.Reshuffle()
+                  | "Read" >> beam.ParDo(_ReadFile(self.options, self.keyed, self.batch_rows)).with_outputs(
+                      ERRORS, main="candidates"))
+        if self.batch_rows:
+            as_batches(result.candidates)
+        return result
 
 
 class _WritePart(beam.DoFn):

@@ -3,6 +3,8 @@ each with its kind: the units of work of the crawl stage. Nothing is opened here
 folders; a file whose name does not tell its kind is sniffed when it is read."""
 from __future__ import annotations
 
+import os
+
 from transforms.files import base_name, is_folder, is_glob, list_files
 
 from .options import MANIFEST_FORMATS, CrawlOptions
@@ -11,6 +13,13 @@ from .paths import is_listing, read_listing
 KINDS = ("wat", "warc", "manifest")
 _MANIFEST_EXTS = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "tsv": "tsv", "jsonl": "jsonl",
                   "json": "jsonl", "ndjson": "jsonl"}
+
+
+# An upper bound on candidates per input byte, for sizing a shuffle before anything is read: an alt text and
+# its URL take more than this even gzip-compressed in a WAT, WARC, CSV or JSONL file. A Parquet manifest's
+# footer says its rows exactly. A remote file is not looked up (a Common Crawl listing names thousands).
+MIN_BYTES_PER_CANDIDATE = 16
+REMOTE_FILE_BYTES = 2**30
 
 
 class CrawlInputError(ValueError):
@@ -68,3 +77,25 @@ def _known_name(path: str) -> bool:
         return kind_from_name(path) is not None
     except CrawlInputError:
         return False
+
+
+def candidates_at_most(units: list[tuple[str, str]]) -> int:
+    """An upper bound on the candidates the files `units` (expand_inputs) hold, from local Parquet footers and
+    file sizes, without reading them. Overestimating is safe where it is used (smaller shuffle buckets)."""
+    total = 0
+    for path, _ in units:
+        local = path[len("file://"):] if path.startswith("file://") else None if "://" in path else path
+        if local is None:
+            total += REMOTE_FILE_BYTES // MIN_BYTES_PER_CANDIDATE
+            continue
+        try:
+            if local.endswith((".parquet", ".pq")):
+                import pyarrow.parquet as pq
+
+                total += pq.read_metadata(local).num_rows
+            else:
+                total += os.path.getsize(local) // MIN_BYTES_PER_CANDIDATE + 1
+        except (OSError, ValueError, ImportError):
+            # Unreadable here: the reader reports it as the file's error; count it as a remote file.
+            total += REMOTE_FILE_BYTES // MIN_BYTES_PER_CANDIDATE
+    return total

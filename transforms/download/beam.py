@@ -16,9 +16,13 @@
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
+
+from transforms.beam_util import CountRows, Regroup, as_batches, values_of
 
 from . import plan
 from .budget import HostShare
@@ -28,33 +32,34 @@ from .writer import Output, write_sizes
 
 
 class AssignShards(beam.PTransform):
-    """Rows (dicts with `uid` and `url`) -> groups (group id, number of groups, [(shard id, rows)]), each row
-    with its host lane (plan.LANE, plan.LANES)."""
+    """Batches of rows (dicts with `uid` and `url`) -> groups (group id, number of groups, [(shard id, rows)]),
+    each row with its host lane (plan.LANE, plan.LANES)."""
 
     def __init__(self, shard_size: int, per_host_budget: int, label: str | None = None):
         super().__init__(label)
         self.shard_size, self.budget = shard_size, per_host_budget
 
-    def expand(self, rows):
+    def expand(self, batches):
         size, budget = self.shard_size, self.budget
-        groups = (rows | "Count" >> beam.combiners.Count.Globally()
-                  | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size)))
+        groups = batches | "Count" >> CountRows() | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size))
+        # Each row's host parsed once: batches of (host, row).
+        hosted = as_batches(batches | "Host" >> beam.Map(lambda batch: [(plan.host_of(r.get("url")), r) for r in batch]))
         # Only hosts with more than a lane's worth of rows get several lanes: fewer of them than groups, a
         # small side input whatever the number of hosts.
-        hosted = rows | "Host" >> beam.Map(lambda r: (plan.host_of(r.get("url")), r))  # parsed once per row
-        big = (hosted | "Hosts" >> beam.Keys() | "PerHost" >> beam.combiners.Count.PerElement()
+        big = (hosted | "PerHostInBatch" >> beam.FlatMap(lambda pairs: Counter(h for h, _ in pairs).items())
+               | "PerHost" >> beam.CombinePerKey(sum)
                | "Big" >> beam.Filter(lambda kv: kv[1] > plan.lane_rows(size)))
-        planned = hosted | "Plan" >> beam.Map(lambda kv, *side: plan.plan_row(*kv, *side), beam.pvalue.AsDict(big),
-                                              beam.pvalue.AsSingleton(groups), size, budget)
-        offsets = (planned | "GroupOf" >> beam.Keys() | "PerGroup" >> beam.combiners.Count.PerElement()
-                   | "Sizes" >> beam.combiners.ToList() | "Offsets" >> beam.Map(plan.shard_offsets, size))
-        return (planned | "Group" >> beam.GroupByKey()
-                | "Split" >> beam.Map(_split, beam.pvalue.AsSingleton(offsets), beam.pvalue.AsSingleton(groups), size))
+        planned, sizes = hosted | "Plan" >> Regroup(
+            lambda pairs, *side: (plan.plan_row(host, row, *side) for host, row in pairs),
+            beam.pvalue.AsDict(big), beam.pvalue.AsSingleton(groups), size, budget, sizes=True)
+        offsets = sizes | "Sizes" >> beam.combiners.ToList() | "Offsets" >> beam.Map(plan.shard_offsets, size)
+        return planned | "Split" >> beam.Map(_split, beam.pvalue.AsSingleton(offsets), beam.pvalue.AsSingleton(groups),
+                                             size)
 
 
 def _split(keyed, offsets: dict, groups: int, size: int) -> tuple:
-    group, rows = keyed
-    return group, groups, plan.split_group(group, list(rows), offsets[group], size)
+    group, lists = keyed
+    return group, groups, plan.split_group(group, values_of(lists), offsets[group], size)
 
 
 def rows_to_table(rows: list[dict], columns: list[str]) -> pa.Table:

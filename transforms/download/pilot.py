@@ -10,6 +10,7 @@ runner, a uniform one over the pool. Its standard error is sqrt(s (1 - s) / n): 
 """
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 
 import apache_beam as beam
@@ -50,13 +51,17 @@ def _measure(sample: list[tuple], options: DownloadOptions) -> dict:
 
 
 class PilotSurvival(beam.PTransform):
-    """Candidates (dicts with uid and url) -> a one-element PCollection: measure_survival's result."""
+    """Batches of candidates (dicts with uid and url) -> a one-element PCollection: measure_survival's
+    result."""
 
     def __init__(self, n: int, seed: int, options: DownloadOptions, label: str | None = None):
         super().__init__(label)
         self.n, self.seed, self.options = n, seed, options
 
     def expand(self, pcoll):
-        return (pcoll | "Draw" >> beam.Map(lambda r: (draw(self.seed, r["uid"], _PILOT_DRAW), r["uid"], r["url"]))
+        n, seed = self.n, self.seed
+        # The n smallest draws of the pool are among the n smallest of each batch: only those go on.
+        return (pcoll | "Draw" >> beam.FlatMap(lambda batch: heapq.nsmallest(
+                    n, ((draw(seed, r["uid"], _PILOT_DRAW), r["uid"], r["url"]) for r in batch)))
                 | "Sample" >> beam.combiners.Top.Smallest(self.n)
                 | "Download" >> beam.Map(_measure, self.options))

@@ -1,26 +1,23 @@
 """Beam wrapper of language identification: adds `language` and `language_confidence`, keeps the wanted ones.
 
-Texts go to the identifier in batches (BatchElements), so the fast backend scores a batch with a few NumPy
-calls; its answers do not depend on how a runner batches them. Drops go through FilterWithReasons: counter
-wit.language/dropped.language and a rejected row whose detail names the language found, e.g. "de (0.98)", and
-for an UND answer the backend's note: "und (0.00): script Devanagari, not en", "und (0.00): no candidate fits
-(en 0.97 among the candidates; nearest outside them: cy)". The note travels to the filter in NOTE, a field
-the filter removes from what it keeps.
+Batches of candidates in (transforms.beam_util): each goes to the identifier in slices of BATCH texts, so the
+fast backend scores a slice with a few NumPy calls; its answers do not depend on how texts are sliced. A drop
+is counted (wit.language/dropped.language) and becomes a rejected row whose detail names the language found,
+e.g. "de (0.98)", and for an UND answer the backend's note: "und (0.00): script Devanagari, not en",
+"und (0.00): no candidate fits (en 0.97 among the candidates; nearest outside them: cy)".
 """
 from __future__ import annotations
-
-from functools import partial
 
 import apache_beam as beam
 from apache_beam.utils import shared
 
-from transforms.beam_util import FilterWithReasons
+from transforms.beam_util import REJECTED, StageCounters, as_batches, split_outputs
+from transforms.candidate import rejected
 from transforms.language.base import BATCH
 from transforms.language.options import LanguageOptions
 from transforms.language.registry import make_identifier
 
 STAGE = "language"
-NOTE = "_language_note"  # the backend's note on an UND answer, from _Identify to the filter only
 
 
 class _Identify(beam.DoFn):
@@ -36,42 +33,33 @@ class _Identify(beam.DoFn):
         self.identifier = self._shared.acquire(
             lambda: make_identifier(o.backend, o.candidates, o.prior_map, words=o.use_words, fit=o.use_fit),
             tag=repr(o))
+        self.counters = StageCounters(STAGE)
 
     def process(self, batch):
-        found = self.identifier.explain_many([element["text"] for element in batch])
-        for element, (language, confidence, note) in zip(batch, found):
-            out = {**element, "language": language, "language_confidence": round(confidence, 4)}
-            if note:
-                out[NOTE] = note
-            yield out
-
-
-def _judge(options: LanguageOptions, element: dict):
-    """(element kept, None) or (None, (reason, detail)); the kept element without NOTE."""
-    note = element.get(NOTE, "")
-    verdict = options.verdict(element["language"], element["language_confidence"], note)
-    if verdict is not None:
-        return None, verdict
-    return ({k: v for k, v in element.items() if k != NOTE} if NOTE in element else element), None
-
-
-def _judge_factory(options: LanguageOptions):
-    return partial(_judge, options)
+        kept, dropped = [], []
+        verdict_of = self.options.verdict
+        for start in range(0, len(batch), BATCH):
+            rows = batch[start:start + BATCH]
+            found = self.identifier.explain_many([row["text"] for row in rows])
+            for row, (language, confidence, note) in zip(rows, found):
+                confidence = round(confidence, 4)
+                verdict = verdict_of(language, confidence, note or "")
+                if verdict is None:
+                    kept.append({**row, "language": language, "language_confidence": confidence})
+                else:
+                    dropped.append(rejected(row, STAGE, *verdict))
+        self.counters.batch(len(batch), len(kept), dropped)
+        yield from split_outputs(kept, dropped)
 
 
 class IdentifyLanguage(beam.PTransform):
-    """Candidates -> candidates with `language` (ISO 639-1 or "und") and `language_confidence`.
-
-    The result is FilterWithReasons' DoOutputsTuple: `.kept` holds the languages in `options.keep` (every
-    element when keep is "all"), `.rejected` the others with reason "language".
-    """
+    """Batches of candidates -> batches of candidates with `language` (ISO 639-1 or "und") and
+    `language_confidence`: `.kept` holds the languages in `options.keep` (every element when keep is "all"),
+    `.rejected` batches of rows for the others, with reason "language"."""
 
     def __init__(self, options: LanguageOptions | None = None, label: str | None = None):
         super().__init__(label)
         self.options = options or LanguageOptions()
 
     def expand(self, pcoll):
-        return (pcoll
-                | "Batch" >> beam.BatchElements(min_batch_size=BATCH, max_batch_size=BATCH)
-                | "Identify" >> beam.ParDo(_Identify(self.options))
-                | "Filter" >> FilterWithReasons(STAGE, partial(_judge_factory, self.options), rewrites=True))
+        return as_batches(pcoll | "Identify" >> beam.ParDo(_Identify(self.options)).with_outputs(REJECTED, main="kept"))

@@ -1,4 +1,5 @@
-"""Beam wrapper of the text rules: normalised candidates out, every drop counted with its reason."""
+"""Beam wrapper of the text rules: batches of candidates in, normalised ones out, every drop counted with its
+reason."""
 from __future__ import annotations
 
 from functools import partial
@@ -17,7 +18,8 @@ def _judge_factory(options: TextOptions):
 
 
 class CleanText(beam.PTransform):
-    """Candidates -> {"kept": normalised candidates, "rejected": rows naming the rule that dropped them}."""
+    """Batches of candidates -> {"kept": batches of normalised candidates, "rejected": batches of rows naming the
+    rule that dropped them}."""
 
     def __init__(self, options: TextOptions = TextOptions(), label: str | None = None):
         super().__init__(label)

@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.balance.beam import Balance, WriteQueryCounts
 from transforms.balance.core import BalanceOptions, decide, draw, expected_keep_rate, keep_probability
+from transforms.beam_util import Batch, Unbatch
 
 
 def test_probability_and_draws():
@@ -51,8 +52,8 @@ def _matched(rows):
 
 def _run(argv, rows, expected, out_path=None):
     with TestPipeline(argv=argv) as p:
-        result = p | beam.Create(_matched(rows)) | Balance(BalanceOptions(t=300, seed=11))
-        assert_that(result["kept"] | beam.Map(lambda e: e["uid"]), equal_to(expected))
+        result = p | beam.Create(_matched(rows)) | Batch() | Balance(BalanceOptions(t=300, seed=11))
+        assert_that(result["kept"] | Unbatch() | beam.Map(lambda e: e["uid"]), equal_to(expected))
         if out_path:
             result["query_counts"] | WriteQueryCounts(out_path)
 
@@ -76,6 +77,6 @@ def test_same_kept_set_on_fnapi_and_multiprocessing_runners(tmp_path):
 def test_rejected_rows_say_why():
     rows = [(f"h{i}", [0]) for i in range(50)]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
-        result = p | beam.Create(_matched(rows)) | Balance(BalanceOptions(t=5))
-        assert_that(result["rejected"] | beam.Map(lambda r: (r["stage"], r["reason"])) | beam.Distinct(),
+        result = p | beam.Create(_matched(rows)) | Batch() | Balance(BalanceOptions(t=5))
+        assert_that(result["rejected"] | Unbatch() | beam.Map(lambda r: (r["stage"], r["reason"])) | beam.Distinct(),
                     equal_to([("balance", "balanced_out")]))

@@ -8,6 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from transforms.candidate import candidate
 from transforms.dedup.beam import Dedup
 from transforms.dedup.core import DedupOptions, dedup_url_group, pair_key, pick, text_key
+from transforms.beam_util import Batch, Unbatch
 
 
 def c(url, text, source):
@@ -47,10 +48,10 @@ def test_dedup_transform_is_order_independent(cap, kept, rejected):
         shuffled = ROWS[:]
         random.Random(seed).shuffle(shuffled)
         with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
-            result = p | beam.Create(shuffled) | Dedup(DedupOptions(captions_per_url=cap))
-            assert_that(result["kept"] | beam.Map(lambda e: (e["url"], e["text"], e["source"])),
+            result = p | beam.Create(shuffled) | Batch() | Dedup(DedupOptions(captions_per_url=cap))
+            assert_that(result["kept"] | Unbatch() | beam.Map(lambda e: (e["url"], e["text"], e["source"])),
                         equal_to(kept), label="kept")
-            assert_that(result["rejected"] | beam.Map(lambda r: (r["source"], r["reason"])),
+            assert_that(result["rejected"] | Unbatch() | beam.Map(lambda r: (r["source"], r["reason"])),
                         equal_to(rejected), label="rejected")
 
 

@@ -9,6 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from transforms.candidate import candidate
 from transforms.download.beam import AssignShards, DownloadShards, WriteSizes
 from transforms.download.options import ManifestOptions
+from transforms.beam_util import Batch
 
 from helpers import options, tree_bytes
 
@@ -25,7 +26,7 @@ def run(web, out, argv):
     opts = options(out, shard_size=10).replace(manifest=ManifestOptions(url_col="url", caption_col="text"))
     columns = ["url", "text", "uid", "source", "matched_queries"]
     with TestPipeline(argv=argv) as p:
-        shards = p | beam.Create(rows(web, 35)) | AssignShards(10, per_host_budget=16)
+        shards = p | beam.Create(rows(web, 35)) | Batch() | AssignShards(10, per_host_budget=16)
         stats = shards | DownloadShards(opts, columns)
         stats | WriteSizes(str(out))
 

@@ -8,6 +8,7 @@ from transforms.candidate import candidate
 from transforms.language import ALL, LanguageOptions
 from transforms.language.base import BATCH
 from transforms.language.beam import IdentifyLanguage
+from transforms.beam_util import Batch, Unbatch
 
 ENGLISH = ["A brown dog is running across the green field.", "Photograph of an old lighthouse at sunset."]
 GERMAN = "Ein brauner Hund läuft über die grüne Wiese."
@@ -18,13 +19,13 @@ ELEMENTS = [candidate(f"http://example.com/{i}.jpg", text) for i, text in enumer
 
 def _run(options, elements=ELEMENTS):
     pipeline = TestPipeline(argv=["--runner=FnApiRunner"])
-    result = pipeline | beam.Create(elements) | IdentifyLanguage(options)
+    result = pipeline | beam.Create(elements) | Batch() | IdentifyLanguage(options)
     return pipeline, result
 
 
 def test_english_kept_others_rejected_with_reason():
     pipeline, result = _run(LanguageOptions())
-    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"], e["uid"], e["url"])),
+    assert_that(result.kept | Unbatch() | beam.Map(lambda e: (e["text"], e["language"], e["uid"], e["url"])),
                 equal_to([(e["text"], "en", e["uid"], e["url"]) for e in ELEMENTS[:2]]), label="kept")
 
     def reason(row):
@@ -32,7 +33,7 @@ def test_english_kept_others_rejected_with_reason():
         confidence = float(row["detail"].split("(")[1].rstrip(")"))
         return row["text"], row["stage"], row["reason"], language, confidence > 0.5 or language == "und"
 
-    assert_that(result.rejected | beam.Map(reason),
+    assert_that(result.rejected | Unbatch() | beam.Map(reason),
                 equal_to([(GERMAN, "language", "language", "de", True), (FRENCH, "language", "language", "fr", True),
                           ("", "language", "language", "und", True)]), label="rejected")
     outcome = pipeline.run()
@@ -44,10 +45,10 @@ def test_english_kept_others_rejected_with_reason():
 
 def test_all_keeps_everything_and_annotates():
     pipeline, result = _run(LanguageOptions(keep=ALL))
-    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"])),
+    assert_that(result.kept | Unbatch() | beam.Map(lambda e: (e["text"], e["language"])),
                 equal_to([(ENGLISH[0], "en"), (ENGLISH[1], "en"), (GERMAN, "de"), (FRENCH, "fr"), ("", "und")]),
                 label="kept")
-    assert_that(result.rejected, equal_to([]), label="rejected")
+    assert_that(result.rejected | Unbatch(), equal_to([]), label="rejected")
     pipeline.run().wait_until_finish()
 
 
@@ -58,10 +59,10 @@ def test_several_batches_and_langdetect_backend():
     language_of = {text: lang for lang, texts in expected.items() for text in texts}
     for backend in ("py3langid", "langdetect"):
         pipeline, result = _run(LanguageOptions(backend=backend, keep=("en", "de")), elements)
-        assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"])),
+        assert_that(result.kept | Unbatch() | beam.Map(lambda e: (e["text"], e["language"])),
                     equal_to([(e["text"], language_of[e["text"]]) for e in elements
                               if language_of[e["text"]] != "fr"]), label="kept")
-        assert_that(result.rejected | beam.Map(lambda r: (r["text"], r["detail"].split(" ")[0])),
+        assert_that(result.rejected | Unbatch() | beam.Map(lambda r: (r["text"], r["detail"].split(" ")[0])),
                     equal_to([(FRENCH, "fr")] * sum(e["text"] == FRENCH for e in elements)), label="rejected")
         pipeline.run().wait_until_finish()
 
@@ -88,20 +89,18 @@ def test_worker_threads_share_one_model():
 def test_rejected_detail_says_why_no_candidate_was_taken():
     """A text in a script English is not written in, and a language outside the candidates, are 'und' with the
     reason in the rejected row's detail; with keep "all" they are kept as 'und' without the backend's note."""
-    from transforms.language.beam import NOTE
-
     bengali, welsh = "সমস্ত মানুষ স্বাধীনভাবে সমান মর্যাদা", "Y mae gan bawb hawl i addysg."
     elements = [candidate(f"http://example.com/{i}.jpg", text) for i, text in enumerate([ENGLISH[0], bengali, welsh])]
     pipeline, result = _run(LanguageOptions(), elements)
-    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"], NOTE in e)),
+    assert_that(result.kept | Unbatch() | beam.Map(lambda e: (e["text"], e["language"], any(k.startswith("_") for k in e))),
                 equal_to([(ENGLISH[0], "en", False)]), label="kept")
-    assert_that(result.rejected | beam.Map(lambda r: (r["text"], r["reason"], r["detail"])),
+    assert_that(result.rejected | Unbatch() | beam.Map(lambda r: (r["text"], r["reason"], r["detail"])),
                 equal_to([(bengali, "language", "und (0.00): script Bengali, not en"),
                           (welsh, "language", "und (0.00): no candidate fits (en 0.38 among the candidates; "
                                               "nearest outside them: cy)")]), label="rejected")
     pipeline.run().wait_until_finish()
     pipeline, result = _run(LanguageOptions(keep=ALL), elements)
-    assert_that(result.kept | beam.Map(lambda e: (e["text"], e["language"], NOTE in e)),
+    assert_that(result.kept | Unbatch() | beam.Map(lambda e: (e["text"], e["language"], any(k.startswith("_") for k in e))),
                 equal_to([(ENGLISH[0], "en", False), (bengali, "und", False), (welsh, "und", False)]),
                 label="kept all")
     pipeline.run().wait_until_finish()

@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.candidate import candidate
 from transforms.match.beam import MatchQueries
+from transforms.beam_util import Batch, Unbatch
 
 
 def test_match_queries_annotates_and_rejects(tmp_path):
@@ -14,11 +15,11 @@ def test_match_queries_annotates_and_rejects(tmp_path):
     texts = [f"a dog number {i}" for i in range(1500)] + ["a hot dog on the beach", "nothing here"]
     elements = [candidate(f"http://x/{i}.jpg", t) for i, t in enumerate(texts)]  # > one batch of 1000
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
-        result = p | beam.Create(elements) | MatchQueries(str(path))
-        assert_that(result["kept"] | beam.Map(lambda e: (e["text"], tuple(e["matched_queries"]))),
+        result = p | beam.Create(elements) | Batch() | MatchQueries(str(path))
+        assert_that(result["kept"] | Unbatch() | beam.Map(lambda e: (e["text"], tuple(e["matched_queries"]))),
                     equal_to([(t, (0,)) for t in texts[:1500]] + [("a hot dog on the beach", (0, 1, 2))]),
                     label="kept")
-        assert_that(result["rejected"] | beam.Map(lambda r: (r["text"], r["stage"], r["reason"])),
+        assert_that(result["rejected"] | Unbatch() | beam.Map(lambda r: (r["text"], r["stage"], r["reason"])),
                     equal_to([("nothing here", "match", "no_query_match")]), label="rejected")
 
 

@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from transforms.candidate import candidate, make_uid
 from transforms.text.beam import CleanText
 from transforms.text.core import TextOptions, clean, normalise, text_rejection, url_rejection
+from transforms.beam_util import Batch, Unbatch
 
 O = TextOptions()
 
@@ -55,9 +56,9 @@ def test_clean_text_transform():
     elements = [candidate("http://x/a.jpg", "a dog"), candidate("http://x/b.jpg", "IMG_0001.JPG"),
                 candidate("data:image/png;base64,AA", "a cat")]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
-        result = p | beam.Create(elements) | CleanText()
-        assert_that(result["kept"] | beam.Map(lambda e: e["text"]), equal_to(["a dog"]), label="kept")
-        assert_that(result["rejected"] | beam.Map(lambda r: (r["url"][:5], r["reason"])),
+        result = p | beam.Create(elements) | Batch() | CleanText()
+        assert_that(result["kept"] | Unbatch() | beam.Map(lambda e: e["text"]), equal_to(["a dog"]), label="kept")
+        assert_that(result["rejected"] | Unbatch() | beam.Map(lambda r: (r["url"][:5], r["reason"])),
                     equal_to([("http:", "filename_text"), ("data:", "bad_url_scheme")]), label="rejected")
 
 
