@@ -27,7 +27,7 @@ from transforms.beam_util import write_table_atomically  # noqa: E402
 from transforms.candidate import REJECTED_SCHEMA, rejected  # noqa: E402
 from transforms.crawl.inputs import expand_inputs  # noqa: E402
 from transforms.crawl.read import read_file  # noqa: E402
-from transforms.dedup.core import dedup_url_group  # noqa: E402
+from transforms.dedup.core import dedup_rows  # noqa: E402
 from transforms.download import plan  # noqa: E402
 from transforms.files import bucket_of  # noqa: E402
 from transforms.language.base import BATCH  # noqa: E402
@@ -88,15 +88,8 @@ def main(out: str, argv: list[str]) -> dict:
     rows = kept
     timed("language")
 
-    by_url: dict[str, list[dict]] = {}
-    for row in rows:
-        by_url.setdefault(row["url"], []).append(row)
-    kept = []
-    for group in by_url.values():
-        group_kept, group_dropped, _ = dedup_url_group(group, cfg.dedup.captions_per_url)
-        kept += group_kept
-        dropped += [rejected(loser, "dedup", reason, f"kept {uid}") for loser, reason, uid in group_dropped]
-    rows = kept
+    rows, losers, _ = dedup_rows(rows, cfg.dedup.captions_per_url)
+    dropped += [rejected(loser, "dedup", reason, f"kept {uid}") for loser, reason, uid in losers]
     timed("dedup")
 
     kept = []

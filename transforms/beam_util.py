@@ -357,7 +357,7 @@ class WriteBucketedParquet(beam.PTransform):
              | "Files" >> beam.Map(lambda c: max(1, math.ceil(c / self.rows_per_file))))
         key = self.key
         return (rows
-                | "Bucket" >> Regroup(lambda batch, n: ((bucket_of(key(r), n) if n > 1 else 0, r) for r in batch),
+                | "Bucket" >> Regroup(lambda batch, n: ((bucket_of(key(r), n), r) for r in batch),
                                       beam.pvalue.AsSingleton(n))
                 | "Write" >> beam.MapTuple(lambda i, lists: write_table_atomically(
                     f"{self.prefix}-{i:05d}.parquet", sorted(values_of(lists), key=self.sort_key), self.schema)))

@@ -73,4 +73,6 @@ def is_folder(item: str) -> bool:
 
 def bucket_of(key: str, n: int) -> int:
     """Which of `n` buckets `key` goes to: a stable hash (BLAKE2b, 64 bits), the same on every machine and run."""
+    if n == 1:  # no hash needed: a whole output in one file, a host in one lane
+        return 0
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") % n

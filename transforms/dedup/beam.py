@@ -20,7 +20,7 @@ import apache_beam as beam
 from transforms.beam_util import BATCH_ROWS, REJECTED, CountRows, Regroup, StageCounters, as_batches, chunks, \
     values_of
 
-from .core import DedupOptions, dedup_url_group
+from .core import DedupOptions, dedup_rows
 
 STAGE = "dedup"
 BUCKET_ROWS = 50_000  # rows per bucket, about: ~50-100 MB of candidate dicts held by the worker deduplicating it
@@ -46,18 +46,10 @@ class _DedupFn(beam.DoFn):
 
     def process(self, keyed):
         _, lists = keyed
-        by_url: dict[str, list[dict]] = {}
-        for row in values_of(lists):
-            by_url.setdefault(row["url"], []).append(row)
-        kept, dropped, pairs, seen = [], [], 0, 0
-        for group in by_url.values():
-            group_kept, group_dropped, group_pairs = dedup_url_group(group, self.options.captions_per_url)
-            seen += len(group)
-            pairs += group_pairs
-            kept += group_kept
-            dropped += [self.counters.reject(loser, reason, f"kept {kept_uid}")
-                        for loser, reason, kept_uid in group_dropped]
-        self.counters.seen.inc(seen)
+        rows = values_of(lists)  # a bucket: every row of each of its URLs
+        kept, losers, pairs = dedup_rows(rows, self.options.captions_per_url)
+        dropped = [self.counters.reject(loser, reason, f"kept {kept_uid}") for loser, reason, kept_uid in losers]
+        self.counters.seen.inc(len(rows))
         self.counters.kept.inc(len(kept))
         self.pairs.inc(pairs)
         yield from chunks(kept, BATCH_ROWS)
@@ -78,7 +70,7 @@ class Dedup(beam.PTransform):
             buckets = beam.pvalue.AsSingleton(pcoll | "Count" >> CountRows() | "Buckets" >> beam.Map(buckets_for))
         else:
             buckets = buckets_for(self.rows)
-        result = as_batches(pcoll
-                            | "ByUrl" >> Regroup(lambda batch, n: ((url_bucket(r["url"], n), r) for r in batch), buckets)
+        by_url = Regroup(lambda batch, n: ((url_bucket(r["url"], n), r) for r in batch), buckets)
+        result = as_batches(pcoll | "ByUrl" >> by_url
                             | "Dedup" >> beam.ParDo(_DedupFn(self.options)).with_outputs(REJECTED, main="kept"))
         return {"kept": result.kept, "rejected": result[REJECTED]}

@@ -68,3 +68,17 @@ def dedup_url_group(candidates: Iterable[dict], captions_per_url: int = 0
         dropped += [(loser, "duplicate_image_url", kept[-1]["uid"]) for loser in over]
         pairs = kept
     return pairs, dropped, len(by_uid)
+
+
+def dedup_rows(rows: Iterable[dict], captions_per_url: int = 0) -> tuple[list[dict], list[tuple[dict, str, str]], int]:
+    """dedup_url_group over rows of any URLs (each URL's rows all among them): (kept, dropped, distinct pairs)."""
+    by_url: dict[str, list[dict]] = {}
+    for row in rows:
+        by_url.setdefault(row["url"], []).append(row)
+    kept, dropped, pairs = [], [], 0
+    for group in by_url.values():
+        group_kept, group_dropped, group_pairs = dedup_url_group(group, captions_per_url)
+        kept += group_kept
+        dropped += group_dropped
+        pairs += group_pairs
+    return kept, dropped, pairs

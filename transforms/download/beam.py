@@ -43,7 +43,8 @@ class AssignShards(beam.PTransform):
         size, budget = self.shard_size, self.budget
         groups = batches | "Count" >> CountRows() | "Groups" >> beam.Map(lambda n: plan.n_groups(n, size))
         # Each row's host parsed once: batches of (host, row).
-        hosted = as_batches(batches | "Host" >> beam.Map(lambda batch: [(plan.host_of(r.get("url")), r) for r in batch]))
+        hosted = as_batches(batches | "Host" >> beam.Map(
+            lambda batch: [(plan.host_of(r.get("url")), r) for r in batch]))
         # Only hosts with more than a lane's worth of rows get several lanes: fewer of them than groups, a
         # small side input whatever the number of hosts.
         big = (hosted | "PerHostInBatch" >> beam.FlatMap(lambda pairs: Counter(h for h, _ in pairs).items())
