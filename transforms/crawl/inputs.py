@@ -15,9 +15,13 @@ _MANIFEST_EXTS = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "tsv": "t
                   "json": "jsonl", "ndjson": "jsonl"}
 
 
-# An upper bound on candidates per input byte, for sizing a shuffle before anything is read: an alt text and
-# its URL take more than this even gzip-compressed in a WAT, WARC, CSV or JSONL file. A Parquet manifest's
-# footer says its rows exactly. A remote file is not looked up (a Common Crawl listing names thousands).
+# Candidates per input byte, for sizing a shuffle before anything is read: an alt text and its URL take more
+# than this gzip-compressed in real WAT, WARC, CSV and JSONL files. A crafted page of up to
+# max_images_per_page near-identical images compresses to under a byte per candidate, but one such page adds
+# about a thousand rows to a bound of millions per crawl file; only a file made mostly of them would make the
+# bound low, and then dedup's buckets larger (more memory per worker), not its result different. A Parquet
+# manifest's footer says its rows exactly. A remote file is not looked up (a Common Crawl listing names
+# thousands).
 MIN_BYTES_PER_CANDIDATE = 16
 REMOTE_FILE_BYTES = 2**30
 
@@ -80,8 +84,9 @@ def _known_name(path: str) -> bool:
 
 
 def candidates_at_most(units: list[tuple[str, str]]) -> int:
-    """An upper bound on the candidates the files `units` (expand_inputs) hold, from local Parquet footers and
-    file sizes, without reading them. Overestimating is safe where it is used (smaller shuffle buckets)."""
+    """About the most candidates the files `units` (expand_inputs) hold, from local Parquet footers and file
+    sizes, without reading them (see MIN_BYTES_PER_CANDIDATE). Overestimating is safe where it is used
+    (smaller shuffle buckets); underestimating only makes buckets larger."""
     total = 0
     for path, _ in units:
         local = path[len("file://"):] if path.startswith("file://") else None if "://" in path else path
