@@ -31,6 +31,7 @@ setup(
         "brotli>=1.2",  # Content-Encoding br, decoded with a bound on the output (output_buffer_limit: 1.2)
         "backports.zstd>=1.0; python_version<'3.14'",  # Content-Encoding zstd (compression.zstd from 3.14)
         "fsspec>=2023.1",
+        "braceexpand>=0.1.7",  # shard patterns (dir/{00000..00099}.tar) in wit score, filter, decontaminate
         "tqdm>=4.60",
         "ahocorasick-rs==1.0.3",  # query matching (default engine: Rust aho-corasick)
         "pyahocorasick==2.3.1",  # query matching (the engine MetaCLIP uses)

@@ -9,6 +9,8 @@ import sys
 from wit_pipeline import runner
 from wit_pipeline.commands import build, candidates, demo, download, queries, shards, testbed
 from wit_pipeline.commands import evaluate, show, stats, tokenizer, train
+from wit_pipeline.commands import filter as filter_command
+from wit_pipeline.commands import decontaminate, score
 
 COMMANDS = {
     "build": build,
@@ -23,6 +25,9 @@ COMMANDS = {
     "train": train,
     "eval": evaluate,
     "tokenizer": tokenizer,
+    "score": score,
+    "filter": filter_command,
+    "decontaminate": decontaminate,
 }
 
 

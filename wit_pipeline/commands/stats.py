@@ -1,7 +1,8 @@
 """Summarise a built corpus (a `wit build` output or a `wit download` shards folder; local path or gs://, s3://
 URL): totals, success rate, failures by status, error message and host, image sizes before and after resizing,
-caption lengths, languages, duplicate images, rejected candidates by stage and reason, and per-query counts
-before and after balancing. Readable tables by default; --json for scripts; --plots for PNGs; --html for one
+caption lengths, languages, duplicate images, rejected candidates by stage and reason, per-query counts
+before and after balancing, and the CLIP scores of `wit score` where there are some (distribution, lowest and
+highest scored pairs). Readable tables by default; --json for scripts; --plots for PNGs; --html for one
 self-contained report page with the plots and a gallery of sample images."""
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def print_report(s: dict, out=None) -> None:
         r = s["rejected"]
         _table(f"rejected before download: {r['total']:,}", ["stage", "reason", "rows"],
                [[x["stage"], x["reason"], x["count"]] for x in r["by_reason"]], out)
+    _scores_report(s.get("scores"), out)
     q = s.get("queries")
     if q:
         at_t = "" if q["t"] is None else f" at t = {q['t']:,}"
@@ -75,9 +77,23 @@ def print_report(s: dict, out=None) -> None:
                                        f"{r['keep_probability']:.4f}"] for r in q["tail"][:10]], out)
 
 
+def _scores_report(sc: dict | None, out) -> None:
+    """`wit score`'s CLIP scores: their distribution and the lowest and highest scored pairs."""
+    if not sc:
+        return
+    made = ", ".join(f"{c['checkpoint']} (step {c['step']}, {c['shards']} shards)" for c in sc["checkpoints"])
+    print(f"\nCLIP scores: {sc['count']:,} samples scored, {sc['unscored']:,} unscored, in {sc['files']} "
+          f"scores files, by {made}", file=out)
+    keys = ["count", "mean", "min", "p01", "p05", "p25", "p50", "p75", "p95", "p99", "max"]
+    if sc["count"]:
+        _table("score distribution", keys, [[sc["count"]] + [f"{sc[k]:.4f}" for k in keys[1:]]], out)
+    for side in ("lowest", "highest"):
+        _table(f"{side} scored", ["score", "key"], [[f"{r['score']:.4f}", r["key"]] for r in sc[side]], out)
+
+
 def run(args) -> int:
     # Imported here, not at the top: every `wit` command would pay for it at start-up.
-    from wit_pipeline.stats.collect import collect, gallery_samples, open_corpus
+    from wit_pipeline.stats.collect import collect, gallery_samples, open_corpus, scored_samples
     corpus = open_corpus(args.output)
     stats = collect(corpus, workers=args.workers or None)
     if args.json:
@@ -93,5 +109,6 @@ def run(args) -> int:
     if args.html:
         from wit_pipeline.stats import html
         samples = gallery_samples(corpus, args.samples, args.queries)
-        print(f"wrote {html.write(stats, args.html, samples)} ({len(samples)} sample images)", file=notes)
+        scored = scored_samples(corpus, stats.get("scores"))
+        print(f"wrote {html.write(stats, args.html, samples, scored)} ({len(samples)} sample images)", file=notes)
     return 0

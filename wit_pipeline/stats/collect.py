@@ -50,6 +50,9 @@ TOP = 25  # rows kept in "most common" tables
 QUANTILES = (("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95),
              ("p99", 0.99))
 HOST_TEXTS_KEPT = 256  # per-shard host counts merged before more are kept (memory: distinct hosts, not shards)
+SCORES_SUFFIX = "_scores.parquet"  # `wit score`'s files beside the shards (wit_pipeline/curate/score.py)
+SCORE_BINS = 2000  # CLIP scores (cosine similarities, -1..1) counted in bins 0.001 wide: quantiles to 0.001
+SCORE_EXTREMES = 8  # lowest and highest scored pairs kept for the report
 
 
 # ---------------------------------------------------------------------------------------------- the corpus
@@ -511,10 +514,102 @@ def collect(corpus: Corpus | str, workers: int | None = None) -> dict:
         "pipeline": summary.get("stages") if isinstance(summary, dict) else None,
         "crawl_errors": len(crawl_errors) if isinstance(crawl_errors, list) else None,
         "histograms": {name: compact_hist(part.hists.get(name)) for name in SIZE_COLUMNS + ("caption_length",)},
+        "scores": _scores(corpus),
         "shards": shards,
     }
     stats["seconds"] = round(time.perf_counter() - started, 3)
     return stats
+
+
+# ---------------------------------------------------------------------------------------------- CLIP scores
+def _score_file(corpus: Corpus, path: str) -> tuple[dict, pa.Table]:
+    """A scores file's `wit_score` metadata and its key and score columns."""
+    with _naming(path), corpus.fs.open_input_file(path) as f:
+        pf = pq.ParquetFile(f)
+        meta = (pf.schema_arrow.metadata or {}).get(b"wit_score")
+        table = pf.read(columns=["key", "score"], use_threads=False)
+    try:
+        meta = json.loads(meta) if meta else {}
+    except ValueError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), table
+
+
+def _extremes(keys: np.ndarray, scores: np.ndarray, shard: str, n: int) -> tuple[list, list]:
+    """The n lowest and n highest scored (score, key, shard) of one shard (NaN left out), ties by key."""
+    valid = ~np.isnan(scores)
+    keys, scores = keys[valid], scores[valid]
+    low = np.lexsort((keys, scores))[:n]
+    high = np.lexsort((keys, -scores))[:n]
+    return ([(float(scores[i]), str(keys[i]), shard) for i in low],
+            [(float(scores[i]), str(keys[i]), shard) for i in high])
+
+
+def _scores(corpus: Corpus) -> dict | None:
+    """The distribution of the CLIP scores `wit score` wrote beside the shards (None when there are none):
+    count, unscored, mean, min, quantiles (to 0.001, from bins), max, a histogram, the checkpoints that made
+    them, and the lowest and highest scored pairs."""
+    from wit_pipeline.curate.score import Distribution  # numpy and pyarrow only, no torch
+
+    files = [p for p in corpus.listdir(corpus.shards) if p.endswith(SCORES_SUFFIX)]
+    if not files:
+        return None
+    dist = Distribution(SCORE_BINS)
+    low, high, checkpoints = [], [], {}
+    for path in files:
+        meta, table = _score_file(corpus, path)
+        shard = posixpath.basename(path)[:-len(SCORES_SUFFIX)]
+        scores = table["score"].to_numpy(zero_copy_only=False).astype(np.float64)
+        dist.add(scores)
+        a, b = _extremes(np.asarray(table["key"].to_pylist(), dtype=str), scores, shard, SCORE_EXTREMES)
+        low = sorted(low + a, key=lambda r: (r[0], r[1]))[:SCORE_EXTREMES]
+        high = sorted(high + b, key=lambda r: (-r[0], r[1]))[:SCORE_EXTREMES]
+        made = checkpoints.setdefault(meta.get("checkpoint_sha256"), {
+            "checkpoint": meta.get("checkpoint"), "sha256": meta.get("checkpoint_sha256"), "step": meta.get("step"),
+            "shards": 0})
+        made["shards"] += 1
+    out = {"files": len(files), **dist.summary(),
+           "checkpoints": sorted(checkpoints.values(), key=lambda c: -c["shards"])}
+    out["lowest"] = [{"score": round(v, 6), "key": k, "shard": s} for v, k, s in low]
+    out["highest"] = [{"score": round(v, 6), "key": k, "shard": s} for v, k, s in high]
+    return out
+
+
+def scored_samples(corpus: Corpus, scores: dict | None) -> dict[str, list[dict]]:
+    """{"lowest": [...], "highest": [...]}: the extreme pairs of `scores` (collect()'s "scores") with their
+    images and captions, read from their tars (those found; a pair whose tar lacks it is left out)."""
+    if not scores:
+        return {}
+    wanted: dict[str, set] = {}
+    for row in scores["lowest"] + scores["highest"]:
+        wanted.setdefault(row["shard"], set()).add(row["key"])
+    found: dict[str, dict] = {}
+    for shard, keys in sorted(wanted.items()):
+        tar_path = corpus.join(corpus.shards, f"{shard}.tar")
+        if corpus.exists(tar_path):
+            found.update(_samples_by_key(corpus, tar_path, keys))
+    return {side: [{**found[r["key"]], "score": r["score"]} for r in scores[side] if r["key"] in found]
+            for side in ("lowest", "highest")}
+
+
+def _samples_by_key(corpus: Corpus, tar_path: str, keys: set) -> dict[str, dict]:
+    """key -> {key, image, ext, caption} of the samples of `keys` in a tar, reading it until all are found."""
+    out: dict[str, dict] = {}
+    with corpus.fs.open_input_stream(tar_path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        for member in tar:
+            stem, _, ext = member.name.rpartition(".")
+            key = posixpath.basename(stem)
+            if not member.isfile() or key not in keys:
+                if len(out) == len(keys) and all("image" in s and "caption" in s for s in out.values()):
+                    break
+                continue
+            sample = out.setdefault(key, {"key": key})
+            ext = ext.lower()
+            if ext in IMAGE_EXTS:
+                sample["image"], sample["ext"] = tar.extractfile(member).read(), ext
+            elif ext == "txt":
+                sample["caption"] = tar.extractfile(member).read().decode("utf-8", "replace")
+    return {k: s for k, s in out.items() if "image" in s}
 
 
 # ------------------------------------------------------------------------------------------ single samples

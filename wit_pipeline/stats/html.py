@@ -56,7 +56,33 @@ def _quantile_rows(named: dict) -> list[list]:
     return [[name] + [q.get(k, "") for k in keys] for name, q in named.items()]
 
 
-def render(stats: dict, samples: list[dict] | None = None, title: str = "WIT corpus report") -> str:
+def _figure(s: dict, note: str = "") -> str:
+    queries = ", ".join(s.get("queries") or [])
+    src = data_uri(s["image"], MIME.get(s["ext"], "image/jpeg"))
+    return (f'<figure><img alt="{esc(s.get("caption"))}" src="{src}">'
+            f"<figcaption>{esc(s.get('caption'))}"
+            + (f'<div class="q">queries: {esc(queries)}</div>' if queries else "")
+            + (f'<div class="q">{esc(note)}</div>' if note else "")
+            + f'<div class="k">{esc(s["key"])}</div></figcaption></figure>')
+
+
+def _scores_section(sc: dict, scored: dict | None) -> list[str]:
+    parts = [f"<h2>CLIP scores</h2><p>{sc['count']:,} samples scored, {sc['unscored']:,} unscored, by "
+             + esc(", ".join(f"{c['checkpoint']} (step {c['step']})" for c in sc["checkpoints"])) + ".</p>"]
+    if sc["count"]:
+        keys = ["count", "mean", "min", "p01", "p05", "p25", "p50", "p75", "p95", "p99", "max"]
+        parts.append(table(keys, [[sc[k] for k in keys]]))
+    for side in ("lowest", "highest"):
+        shown = (scored or {}).get(side) or []
+        if shown:
+            parts.append(f"<h3>{side.capitalize()} scored pairs</h3><div class=\"gallery\">"
+                         + "".join(_figure(s, f"score {s['score']:.4f}") for s in shown) + "</div>")
+    return parts
+
+
+def render(stats: dict, samples: list[dict] | None = None, title: str = "WIT corpus report",
+           scored: dict | None = None) -> str:
+    """The page; `scored`: collect.scored_samples's lowest and highest scored pairs, shown with the scores."""
     t = stats["totals"]
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>",
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
@@ -118,15 +144,11 @@ def render(stats: dict, samples: list[dict] | None = None, title: str = "WIT cor
         rows = [[stage, k, v] for stage, counters in stats["pipeline"].items() for k, v in counters.items()]
         parts.append("<h2>Pipeline counters</h2>" + table(["stage", "counter", "value"], rows))
 
+    if stats.get("scores"):
+        parts.extend(_scores_section(stats["scores"], scored))
     if samples:
         parts.append(f"<h2>Sample images ({len(samples)})</h2><div class=\"gallery\">")
-        for s in samples:
-            queries = ", ".join(s.get("queries") or [])
-            parts.append(
-                f'<figure><img alt="{esc(s.get("caption"))}" src="{data_uri(s["image"], MIME.get(s["ext"], "image/jpeg"))}">'
-                f"<figcaption>{esc(s.get('caption'))}"
-                + (f'<div class="q">queries: {esc(queries)}</div>' if queries else "")
-                + f'<div class="k">{esc(s["key"])}</div></figcaption></figure>')
+        parts.extend(_figure(s) for s in samples)
         parts.append("</div>")
     # the raw numbers, for anyone who saves the page: inert JSON, '<' escaped so no tag can close the element
     raw = json.dumps({k: v for k, v in stats.items() if k != "shards"}).replace("<", "\\u003c")
@@ -135,8 +157,8 @@ def render(stats: dict, samples: list[dict] | None = None, title: str = "WIT cor
     return "\n".join(parts)
 
 
-def write(stats: dict, path: str, samples: list[dict] | None = None) -> str:
-    page = render(stats, samples)
+def write(stats: dict, path: str, samples: list[dict] | None = None, scored: dict | None = None) -> str:
+    page = render(stats, samples, scored=scored)
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(page)
     os.replace(path + ".tmp", path)

@@ -96,8 +96,25 @@ def queries_plot(stats: dict) -> bytes | None:
     return _png(fig)
 
 
+def scores_plot(stats: dict) -> bytes | None:
+    """The distribution of `wit score`'s CLIP scores, with the median."""
+    sc = stats.get("scores")
+    if not sc or not sc.get("histogram"):
+        return None
+    h = sc["histogram"]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar([h["start"] + i * h["bin_width"] for i in range(len(h["counts"]))], h["counts"], width=h["bin_width"],
+           align="edge", color=COLOR_AFTER, alpha=0.7)
+    ax.axvline(sc["p50"], color="#cf222e", ls="--", lw=1, label=f"median {sc['p50']:.3f}")
+    ax.set_xlabel("CLIP score (cosine similarity of image and caption)")
+    ax.set_ylabel("samples")
+    ax.set_title(f"CLIP scores of {sc['count']:,} samples")
+    ax.legend()
+    return _png(fig)
+
+
 PLOTS = {"status.png": status_plot, "image_sizes.png": sizes_plot, "caption_lengths.png": caption_plot,
-         "query_counts_loglog.png": queries_plot}
+         "query_counts_loglog.png": queries_plot, "clip_scores.png": scores_plot}
 
 
 def render(stats: dict) -> dict[str, bytes]:
