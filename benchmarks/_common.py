@@ -125,6 +125,29 @@ def run_measured(cmd: list[str], *, log_path: str, env: dict | None = None, cwd:
     return Measured(proc.returncode, wall, cpu, sampler.peak, sampler.samples, timed_out, sampler.process_peaks)
 
 
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (all CPUs, from /proc/stat)."""
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    guest = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)  # already inside user and nice on Linux
+    return sum(t) - idle - guest
+
+
+class MachineWatch:
+    """The machine around one measured run: the 1-minute load average before and after, and the CPU that
+    other processes used meanwhile (the machine's busy CPU less the run's own and this process's)."""
+
+    def __init__(self):
+        self.load_before = os.getloadavg()[0]
+        self._busy, self._self = busy_cpu_s(), time.process_time()
+
+    def finish(self, run_cpu_s: float, wall_s: float, also_cpu_s: float = 0.0) -> dict:
+        """`also_cpu_s`: CPU of processes that belong to the measurement (a test server) but not to the run."""
+        others = max(0.0, busy_cpu_s() - self._busy - run_cpu_s - also_cpu_s - (time.process_time() - self._self))
+        return {"load_before": self.load_before, "load_after": os.getloadavg()[0], "others_cpu_s": others,
+                "others_cores": others / wall_s if wall_s else None}
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

@@ -84,7 +84,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project's packages, even when not installed
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, _webmix
 
-from _common import Measured, exit_on_sigterm, median, peer_venv, run_measured, tail, wit_bin  # noqa: E402
+from _common import (MachineWatch, Measured, exit_on_sigterm, median, peer_venv, run_measured, tail,  # noqa: E402
+                     wit_bin)
 
 WEB_1K = ROOT.parent / "shared" / "data" / "flickr8k" / "web_1k"
 CAPTIONS = ROOT.parent / "shared" / "data" / "flickr8k" / "captions.txt"
@@ -356,31 +357,18 @@ def read_outputs(out: Path) -> dict:
     return {"successes": successes, "rows": rows, "statuses": statuses, "images_in_tars": in_tars}
 
 
-def _busy_cpu_s() -> float:
-    """CPU seconds the whole machine has been busy (all CPUs, from /proc/stat)."""
-    import psutil
-
-    t = psutil.cpu_times()
-    idle = t.idle + getattr(t, "iowait", 0.0)
-    guest = getattr(t, "guest", 0.0) + getattr(t, "guest_nice", 0.0)  # already inside user and nice on Linux
-    return sum(t) - idle - guest
-
-
 def run_tool(tool: str, manifest: Path, workdir: Path, run_index: int, args, server_pid: int | None,
              shard_size: int = SHARD_SIZE, label: str = "") -> dict:
     name = f"{tool}-{label or run_index}"
     out = workdir / name
     log = workdir / f"{name}.log"
     cmd = tool_command(tool, manifest, out, args.processes, args.concurrency, shard_size)
-    load_before = os.getloadavg()[0]
-    busy_before, self_before = _busy_cpu_s(), time.process_time()
+    watch = MachineWatch()
     server_cpu_before = _cpu_of(server_pid)
     measured: Measured = run_measured(cmd, log_path=str(log), env=tool_env(tool), cwd=str(workdir),
                                       timeout=args.timeout)
     server_cpu = _cpu_of(server_pid) - server_cpu_before if server_pid else None
-    others_cpu = max(0.0, _busy_cpu_s() - busy_before - measured.cpu_s - (server_cpu or 0.0)
-                     - (time.process_time() - self_before))
-    load_after = os.getloadavg()[0]
+    machine = watch.finish(measured.cpu_s, measured.wall_s, also_cpu_s=server_cpu or 0.0)
     outputs = read_outputs(out) if out.is_dir() else {"successes": 0, "rows": 0, "statuses": {},
                                                       "images_in_tars": 0}
     ok = measured.returncode == 0 and not measured.timed_out and outputs["successes"] > 0
@@ -396,9 +384,8 @@ def run_tool(tool: str, manifest: Path, workdir: Path, run_index: int, args, ser
         "images_per_s": n / measured.wall_s if n else 0.0,
         "cpu_ms_per_image": 1000 * measured.cpu_s / n if n else None,
         "peak_rss_mb": measured.peak_rss_bytes / 2**20, "rss_samples": measured.samples,
-        "server_cpu_s": server_cpu, "load_before": load_before, "load_after": load_after,
-        "load_moved": abs(load_after - load_before) > LOAD_MOVE_FLAG,
-        "others_cpu_s": others_cpu, "others_cores": others_cpu / measured.wall_s if measured.wall_s else None,
+        "server_cpu_s": server_cpu, **machine,
+        "load_moved": abs(machine["load_after"] - machine["load_before"]) > LOAD_MOVE_FLAG,
         **outputs,
     }
     if not args.keep:
