@@ -11,7 +11,6 @@ Only the stages' Beam wrappers import this module; the plain-Python cores never 
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import itertools
 import math
@@ -48,8 +47,15 @@ class RowsCoder(beam.coders.Coder):
         return pickle.dumps(value, protocol=5)
 
     def decode(self, encoded: bytes):
-        with _gc_paused():
+        # A batch is a thousand new dicts at once: the cyclic GC would run several times inside one decode
+        # (about half of its cost, measured) and find nothing to free. It runs after it instead.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
             return pickle.loads(encoded)
+        finally:
+            if enabled:
+                gc.enable()
 
     def estimate_size(self, value) -> int:
         if len(value) < 3:
@@ -66,7 +72,7 @@ class RowsCoder(beam.coders.Coder):
 
 
 beam.coders.registry.register_coder(Rows, RowsCoder)
-KEYED_ROWS = typehints.Tuple[int, bytes]  # Regroup's output: (int key, a pickled list of its values)
+KEYED_ROWS = typehints.Tuple[int, Rows]  # Regroup's output: (int key, a list of its values)
 
 
 def as_batches(*pcolls):
@@ -130,9 +136,9 @@ class CountRows(beam.PTransform):
 
 
 class _Regroup(beam.DoFn):
-    """Batches -> (key, pickled list of values) with every value of a key in a bundle in as few lists as
-    possible: lists of up to BATCH_ROWS values, sent when full, when the DoFn holds REGROUP_HELD_ROWS values,
-    and when the bundle ends. `keyed(batch, *side_inputs)` yields (int key, value) for a batch. With `sizes`, each
+    """Batches -> (key, list of values) with every value of a key in a bundle in as few lists as possible:
+    lists of up to BATCH_ROWS values, sent when full, when the DoFn holds REGROUP_HELD_ROWS values, and when
+    the bundle ends. `keyed(batch, *side_inputs)` yields (int key, value) for a batch. With `sizes`, each
     key's count of values in the bundle also goes to that tagged output as (key, n)."""
 
     def __init__(self, keyed: Callable, sizes: str | None = None):
@@ -169,10 +175,7 @@ class _Regroup(beam.DoFn):
     def _out(self, key, values):
         if self.sizes:
             self.counts[key] += len(values)
-        # Pickled here, not by a coder: a runner that groups in memory (the embedded FnApiRunner) decodes
-        # every value it groups and encodes it again for the reader; bytes cost it a copy instead of two
-        # pickle round trips per row. A shuffle service moves bytes either way.
-        return key, pickle.dumps(values, protocol=5)
+        return key, values
 
     def _send(self):
         held, self.held, self.n_held = self.held, {}, 0
@@ -180,9 +183,9 @@ class _Regroup(beam.DoFn):
 
 
 class Regroup(beam.PTransform):
-    """Batches -> (key, [pickled lists of values]) after a GroupByKey: `keyed(batch, *side)` gives (int key,
-    value) pairs; each key's values arrive as pickled lists (`values_of` makes them one list). With sizes=True
-    the result is (grouped, sizes): sizes holds (key, how many values) pairs, summed per key, known before the grouping
+    """Batches -> (key, [lists of values]) after a GroupByKey: `keyed(batch, *side)` gives (int key, value)
+    pairs; each key's values arrive as lists (concatenate them with `values_of`). With sizes=True the result
+    is (grouped, sizes): sizes holds (key, how many values) pairs, summed per key, known before the grouping
     is read (a consumer of the grouped lists can take them as a side input without reading the lists
     twice)."""
 
@@ -200,23 +203,9 @@ class Regroup(beam.PTransform):
                 keyed.sizes | "SumSizes" >> beam.CombinePerKey(sum))
 
 
-def values_of(lists: Iterable[bytes]) -> list:
+def values_of(lists: Iterable[list]) -> list:
     """The values of one key after Regroup, in one list."""
-    with _gc_paused():
-        return [value for values in lists for value in pickle.loads(values)]
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    # A batch is a thousand new dicts at once: the cyclic GC would run several times inside one unpickling
-    # (about half of its cost, measured) and find nothing to free. It runs after it instead.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return [value for values in lists for value in values]
 
 
 class StageCounters:
