@@ -132,7 +132,6 @@ def _identity(shard: Shard) -> dict:
     return {"path": shard.url, "bytes": sizes, "sample": sample}
 
 
-
 def _complete_stats(out: Output, name: str) -> dict | None:
     """The stats of a complete output shard (its stats file, and the files it lists at their sizes)."""
     stats = out.read_json(name + STATS_SUFFIX)
