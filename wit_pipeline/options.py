@@ -33,6 +33,11 @@ class BuildConfig:
     balance: BalanceOptions = BalanceOptions()
     download: DownloadOptions | None = None
     skip_download: bool = opt(False, "stop after the balanced manifest (no images fetched)")
+    against: tuple = opt((), "evaluation image folders: after the download, drop the shard samples whose images "
+                         "near-duplicate one of theirs (status eval_overlap; as wit decontaminate finds them)",
+                         nargs="+", metavar="DIR")
+    against_max_distance: int = opt(60, "with --against: largest Hamming distance of the 256-bit DCT hashes "
+                                    "(0-256) that counts as a copy", metavar="N")
     overwrite: bool = opt(False, "replace an output made from other inputs or options (without it: refused; the "
                           "same ones resume)")
 

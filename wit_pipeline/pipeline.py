@@ -251,4 +251,11 @@ def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
         f.write(json.dumps(summary, indent=1).encode())
     # A run that did not do its work fails here.
     check_build(cfg.output, summary["stages"], cfg.skip_download, pilot=cfg.balance.pilot_sample > 0)
+    if cfg.against and not cfg.skip_download:
+        # After the shards are complete: a re-run keeps them and checks them again (the copies already gone).
+        from wit_pipeline.curate.decontaminate import clean_in_place
+
+        summary["decontaminate"] = clean_in_place(cfg.shards, cfg.against, cfg.against_max_distance)
+        with FileSystems.create(f"{cfg.output}/summary.json") as f:
+            f.write(json.dumps(summary, indent=1).encode())
     return summary

@@ -117,3 +117,41 @@ def _shorter_sides(corpus) -> list[int]:
             metas = [json.loads(tar.extractfile(m).read()) for m in tar if m.name.endswith(".json")]
         sides += [min(m["width"], m["height"]) for m in metas]
     return sides
+
+
+def test_build_against_drops_evaluation_copies_from_its_shards(built, tmp_path):
+    """`wit build --against DIR`: samples whose images near-duplicate an evaluation image leave the shards (their
+    rows say eval_overlap, sizes.json agrees); a re-run resumes with nothing more to drop; other folders refused."""
+    from transforms.download.provenance import OutputMismatch
+    out, _, argv = built
+    evals = tmp_path / "evals" / "mini"
+    evals.mkdir(parents=True)
+    picked = []
+    for tar_path in sorted(glob.glob(f"{out}/shards/*.tar")):
+        with tarfile.open(tar_path) as tar:
+            for m in tar.getmembers():
+                if m.name.endswith(".jpg") and len(picked) < 3:
+                    (evals / os.path.basename(m.name)).write_bytes(tar.extractfile(m).read())
+                    picked.append(m.name.split(".")[0])
+    clean = str(tmp_path / "clean")
+    summary = run(_into(argv, out, clean, "--against", str(evals)))
+    rows = parquet_rows(f"{clean}/shards/*.parquet")
+    dropped = {r["key"] for r in rows if r["status"] == "eval_overlap"}
+    assert set(picked) <= dropped
+    assert summary["decontaminate"]["dropped"] == {"eval_overlap": len(dropped)}
+    assert summary["decontaminate"]["sets"]["mini"]["eval_images_found"] == 3
+    in_tars = set()
+    for tar_path in glob.glob(f"{clean}/shards/*.tar"):
+        with tarfile.open(tar_path) as tar:
+            in_tars |= {m.name.split(".")[0] for m in tar.getmembers()}
+    successes = {r["key"] for r in rows if r["status"] == "success"}
+    assert in_tars == successes and not in_tars & dropped
+    assert sum(json.load(open(f"{clean}/shards/sizes.json")).values()) == len(successes)
+    before = parquet_rows(f"{out}/shards/*.parquet")
+    assert len(rows) == len(before) and len(successes) + len(dropped) == sum(r["status"] == "success" for r in before)
+
+    again = run(_into(argv, out, clean, "--against", str(evals)))
+    assert again["stages"]["download"]["shards_skipped"] == len(glob.glob(f"{clean}/shards/*.tar"))
+    assert again["decontaminate"]["dropped"] == {}
+    with pytest.raises(OutputMismatch, match="against"):
+        run(_into(argv, out, clean))

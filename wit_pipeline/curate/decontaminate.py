@@ -501,6 +501,21 @@ def scan(options: DecontaminateOptions, progress: Callable[[int, int], None] | N
     return Found(options.corpus, index, options.max_distance, scans, seconds, workers)
 
 
+def clean_in_place(shards_folder: str, against: Iterable[str], max_distance: int = MAX_DISTANCE) -> dict:
+    """`wit build --against`: drop the near-duplicates of the evaluation images from a build's own shards, in
+    place (rewrite.drop_in_place). A summary: matched samples per evaluation set and the drops."""
+    from wit_pipeline.curate.rewrite import drop_in_place
+
+    found = scan(DecontaminateOptions(corpus=shards_folder, against=tuple(against), max_distance=max_distance))
+    by_shard: dict[str, dict] = {}
+    drops = found.drops()
+    for m in found.counted():
+        if m["key"] in drops:
+            by_shard.setdefault(m["shard"], {})[m["key"]] = drops[m["key"]]
+    return {"against": list(against), "max_distance": max_distance, "dropped": drop_in_place(shards_folder, by_shard),
+            "sets": {name: {k: v for k, v in s.items() if k != "folder"} for name, s in found.per_set().items()}}
+
+
 # ------------------------------------------------------------------------------- the embedding second opinion
 def check_embeddings(found: Found, checkpoint: str, min_similarity: float | None = None, device: str | None = None,
                      batch_size: int = 128) -> None:

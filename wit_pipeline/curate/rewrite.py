@@ -89,6 +89,28 @@ def write_filtered(corpus: str, output: str, drops: Mapping[str, tuple[str, str]
     return summary
 
 
+def drop_in_place(folder: str, drops_by_shard: Mapping[str, Mapping[str, tuple[str, str]]]) -> dict:
+    """Rewrite, in a shards folder, each named shard (`00000`) without its dropped samples (their Parquet rows
+    get the reason as status), then sizes.json: for a build's own output (`wit build --against`), where a second
+    copy of the corpus is not wanted. Each shard goes through a staging file and a rename, its stats last, as
+    the downloader writes them, so a killed run leaves every shard whole (old or new). {reason: samples}."""
+    out = Output(folder)
+    dropped = Counter()
+    by_name = {s.name: s for s in find_shards(folder)}
+    for name, drops in sorted(drops_by_shard.items()):
+        if drops:
+            dropped.update(_rewrite_shard(by_name[name], out, drops)["dropped"])
+    if dropped:
+        sizes = out.read_json("sizes.json")
+        sizes = sizes if isinstance(sizes, dict) else {}
+        for name in by_name:
+            stats = out.read_json(name + STATS_SUFFIX)
+            if isinstance(stats, dict) and "successes" in stats:
+                sizes[f"{name}.tar"] = stats["successes"]
+        out.write_small("sizes.json", json.dumps(dict(sorted(sizes.items())), indent=1).encode())
+    return dict(sorted(dropped.items()))
+
+
 def drops_digest(drops: Mapping[str, tuple[str, str]]) -> str:
     """How many drops and a digest of them that does not depend on their order (a sum of per-drop hashes
     modulo 2**128): the same drops give the same digest without sorting millions of keys."""
