@@ -236,6 +236,9 @@ def run_config(cfg: BuildConfig, beam_args: list[str]) -> dict:
     if not FileSystems.exists(cfg.queries):  # fail before any work, not inside a worker
         raise ValueError(f"no query list at {cfg.queries}")
     detect_format(cfg.queries)  # a name we cannot read as a query list is refused here too
+    if cfg.against and cfg.skip_download:
+        raise ValueError("--against cleans the downloaded shards: with --skip-download there are none (run wit "
+                         "filter --against on the shards later)")
     dry_run = options.get_all_options().get("dry_run")  # Dataflow's translation check: nothing runs or is written
     if not dry_run:  # resume only an output made the same way (complete shards are skipped)
         prepare_output(Output(cfg.output), build_provenance(cfg), lambda _: written_by_build(cfg), cfg.overwrite)
