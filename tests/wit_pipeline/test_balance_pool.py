@@ -4,9 +4,9 @@ candidates in several languages with heavy duplication, then link rot compensate
 - test_heads_hold_t_of_the_final_rows: 26k candidates (about 40% in German, French, Spanish, Russian or Hindi,
   a third of the English pairs crawled two to four times). The head queries' counts in query_counts.parquet
   are counts over the English unique pairs (computed here from what the earlier stages rejected), the
-  manifest holds t +- 3 standard deviations of each head and every tail whole.
+  manifest holds t +- 4 standard deviations of each head and every tail whole.
 - test_pilot_download_compensates_link_rot: a third of the image links dead; with --pilot-sample the heads end
-  within +-10% of t *in the shards*, where balancing to t alone leaves about two thirds of t.
+  within +-15% of t *in the shards*, where balancing to t alone leaves about two thirds of t.
 No wall-clock thresholds.
 """
 import collections
@@ -115,7 +115,9 @@ def test_heads_hold_t_of_the_final_rows(web, tmp_path):
         n = counts[query]["count_before"]
         assert n > T
         sigma = math.sqrt(n * (T / n) * (1 - T / n))
-        assert abs(manifest[query] - T) <= 3 * sigma, (query, n, manifest[query])
+        # The URLs carry the test web's port, so every run draws a fresh sample: at 3 sigma about one run in 90 failed
+        # somewhere among the 4 heads (seen: 3.1 sigma); 4 sigma is one in ~4,000 (a bias above ~17% still fails).
+        assert abs(manifest[query] - T) <= 4 * sigma, (query, n, manifest[query])
     for query in TAILS:  # kept whole
         assert manifest[query] == counts[query]["count_before"] == pool_counts[query]
 
@@ -130,8 +132,11 @@ def test_pilot_download_compensates_link_rot(web, tmp_path):
     assert 0.65 < pilot["success"] / pilot["sampled"] < 0.75, pilot
     shards = per_query([r for r in parquet_rows(f"{out}/shards/*.parquet", ["caption", "status"])
                         if r["status"] == "success"], list(pools), "caption")
+    # A fresh random sample every run (the URLs carry the port): the draw (sd ~20 at t = 500) and the pilot's
+    # survival estimate (sd ~0.01) together put +-10% at about 2.3 sd; +-15% is about 3.5 sd and still far from
+    # the 0.7 t left without a pilot (the next test).
     for query in ("lighthouse", "waterfall"):
-        assert abs(shards[query] - T) <= 0.1 * T, (query, shards[query], pilot, summary["stages"]["download"])
+        assert abs(shards[query] - T) <= 0.15 * T, (query, shards[query], pilot, summary["stages"]["download"])
     recorded = json.loads((tmp_path / "corpus" / "pilot.json").read_text())
     assert recorded["sampled"] == 2000 and recorded["success"] == pilot["success"]
     assert recorded["statuses"]["http_error"] > 0 and recorded["statuses"]["decode_error"] > 0
