@@ -99,14 +99,6 @@ def choose_swaps(keys: list[str], images: dict, fraction: float, seed: int) -> d
                      "distinct images")
 
 
-def _tar_info(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)  # fixed metadata, as the downloader and wit filter write
-    info.size, info.mtime, info.mode = size, 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
 def _swapped_json(data: bytes, caption: str) -> bytes:
     try:
         meta = json.loads(data)
@@ -126,6 +118,7 @@ def write_corpus(layout: list[tuple], captions: dict, swaps: dict, output: Path)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from transforms.download.writer import tar_info
     from wit_pipeline.curate.corpus import iter_samples, split_name
 
     output.mkdir(parents=True)
@@ -147,7 +140,7 @@ def write_corpus(layout: list[tuple], captions: dict, swaps: dict, output: Path)
                         data = caption
                     elif caption is not None and ext == "json":
                         data = _swapped_json(data, caption.decode("utf-8"))
-                    tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
+                    tar.addfile(tar_info(name, len(data)), io.BytesIO(data))
         parquet_path = output / f"{shard.name}.parquet"
         source = Path(shard.beside(".parquet"))
         if source.exists():

@@ -16,6 +16,7 @@ from transforms.flag import opt
 from transforms.language.options import LanguageOptions
 from transforms.text import TextOptions
 from wit_pipeline import flags
+from wit_pipeline.curate.decontaminate_options import MAX_DISTANCE
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class BuildConfig:
     against: tuple = opt((), "evaluation image folders: after the download, drop the shard samples whose images "
                          "near-duplicate one of theirs (status eval_overlap; as wit decontaminate finds them)",
                          nargs="+", metavar="DIR")
-    against_max_distance: int = opt(60, "with --against: largest Hamming distance of the 256-bit DCT hashes "
+    against_max_distance: int = opt(MAX_DISTANCE, "with --against: largest Hamming distance of the 256-bit DCT hashes "
                                     "(0-256) that counts as a copy", metavar="N")
     overwrite: bool = opt(False, "replace an output made from other inputs or options (without it: refused; the "
                           "same ones resume)")

@@ -147,7 +147,8 @@ def completed_stats(out: Output, shard_id: int) -> dict | None:
     return {**out.read_json(shard_name(shard_id) + STATS_SUFFIX), "skipped": True}
 
 
-def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+def tar_info(name: str, size: int) -> tarfile.TarInfo:
+    """A member's header with fixed metadata (time, owner, mode): the same members give the same tar bytes."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, 0, 0o644
     info.uid = info.gid = 0
@@ -189,7 +190,7 @@ def write_shard(out: Output, shard_id: int, table: pa.Table, results: list[RowRe
                 }
                 for member in sorted(members):
                     data = members[member]
-                    tar.addfile(_tar_info(member, len(data)), io.BytesIO(data))
+                    tar.addfile(tar_info(member, len(data)), io.BytesIO(data))
         columns = {
             "key": pa.array(keys, pa.string()),
             "url": pa.array([u if isinstance(u, str) else None for u in urls], pa.string()),

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.download.provenance import PROVENANCE, prepare_output, record
-from transforms.download.writer import OUTPUT_COLUMNS, STATS_SUFFIX, Output
+from transforms.download.writer import OUTPUT_COLUMNS, STATS_SUFFIX, Output, tar_info
 from wit_pipeline.curate.corpus import (CAPTION_EXT, Shard, file_size, find_shards, iter_samples,
                                         members_by_ext)
 
@@ -164,14 +164,6 @@ def _complete_stats(out: Output, name: str) -> dict | None:
     return None
 
 
-def _tar_info(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)  # the downloader's fixed metadata: the same members give the same bytes
-    info.size, info.mtime, info.mode = size, 0, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
 def _rewrite_shard(shard: Shard, out: Output, drops: Mapping[str, tuple[str, str]]) -> dict:
     name = shard.name
     table = _read_rows(shard)
@@ -188,7 +180,7 @@ def _rewrite_shard(shard: Shard, out: Output, drops: Mapping[str, tuple[str, str
                     continue
                 kept.add(key)
                 for member, data in members:
-                    tar.addfile(_tar_info(member, len(data)), io.BytesIO(data))
+                    tar.addfile(tar_info(member, len(data)), io.BytesIO(data))
         if table is None:
             table = _rows_from_tar(made)
         table, dropped = _mark_drops(table, drops)

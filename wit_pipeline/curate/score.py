@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from wit_pipeline.curate.corpus import (CAPTION_EXT, Shard, file_size, find_shards, image_of, iter_samples,
                                         members_by_ext)
 from wit_pipeline.curate.options import ScoreOptions
+from wit_pipeline.stats.collect import QUANTILES
 
 SCORES_SUFFIX = "_scores.parquet"
 META_KEY = b"wit_score"
@@ -278,10 +279,6 @@ def read_scores(shard: Shard, columns=("key", "score")) -> pa.Table:
         raise ValueError(f"{path}: no such scores file: run wit score on the corpus first") from None
     except (pa.ArrowException, OSError, ValueError) as e:
         raise ValueError(f"{path}: cannot read it: {' '.join(str(e).split())}") from None
-
-
-QUANTILES = (("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95),
-             ("p99", 0.99))
 
 
 class Distribution:

@@ -50,7 +50,6 @@ TOP = 25  # rows kept in "most common" tables
 QUANTILES = (("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95),
              ("p99", 0.99))
 HOST_TEXTS_KEPT = 256  # per-shard host counts merged before more are kept (memory: distinct hosts, not shards)
-SCORES_SUFFIX = "_scores.parquet"  # `wit score`'s files beside the shards (wit_pipeline/curate/score.py)
 SCORE_BINS = 2000  # CLIP scores (cosine similarities, -1..1) counted in bins 0.001 wide: quantiles to 0.001
 SCORE_EXTREMES = 8  # lowest and highest scored pairs kept for the report
 
@@ -549,7 +548,7 @@ def _scores(corpus: Corpus) -> dict | None:
     """The distribution of the CLIP scores `wit score` wrote beside the shards (None when there are none):
     count, unscored, mean, min, quantiles (to 0.001, from bins), max, a histogram, the checkpoints that made
     them, and the lowest and highest scored pairs."""
-    from wit_pipeline.curate.score import Distribution  # numpy and pyarrow only, no torch
+    from wit_pipeline.curate.score import SCORES_SUFFIX, Distribution  # numpy and pyarrow only, no torch
 
     files = [p for p in corpus.listdir(corpus.shards) if p.endswith(SCORES_SUFFIX)]
     if not files:
@@ -595,21 +594,12 @@ def scored_samples(corpus: Corpus, scores: dict | None) -> dict[str, list[dict]]
 def _samples_by_key(corpus: Corpus, tar_path: str, keys: set) -> dict[str, dict]:
     """key -> {key, image, ext, caption} of the samples of `keys` in a tar, reading it until all are found."""
     out: dict[str, dict] = {}
-    with corpus.fs.open_input_stream(tar_path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-        for member in tar:
-            stem, _, ext = member.name.rpartition(".")
-            key = posixpath.basename(stem)
-            if not member.isfile() or key not in keys:
-                if len(out) == len(keys) and all("image" in s and "caption" in s for s in out.values()):
-                    break
-                continue
-            sample = out.setdefault(key, {"key": key})
-            ext = ext.lower()
-            if ext in IMAGE_EXTS:
-                sample["image"], sample["ext"] = tar.extractfile(member).read(), ext
-            elif ext == "txt":
-                sample["caption"] = tar.extractfile(member).read().decode("utf-8", "replace")
-    return {k: s for k, s in out.items() if "image" in s}
+    for sample in _tar_samples(corpus, tar_path, keys):
+        if "image" in sample:
+            out[sample["key"]] = sample
+        if len(out) == len(keys):
+            break
+    return out
 
 
 # ------------------------------------------------------------------------------------------ single samples
@@ -649,9 +639,10 @@ def find_sample(corpus: Corpus, key: str) -> dict | None:
     return None
 
 
-def read_tar_samples(corpus: Corpus, tar_path: str, limit: int) -> list[dict]:
-    """The first `limit` complete samples (image and caption) of a tar, reading only its beginning."""
-    done: list[dict] = []
+def _tar_samples(corpus: Corpus, tar_path: str, keys: set | None = None):
+    """Each sample of a tar in order, as {key, image, ext, caption} with the members it has (only the samples of
+    `keys` when given, the others' members skipped unread), yielded once its last member is read: a reader
+    that stops early reads no further than the next sample's first member."""
     current: dict | None = None
     with corpus.fs.open_input_stream(tar_path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
         for member in tar:
@@ -659,17 +650,31 @@ def read_tar_samples(corpus: Corpus, tar_path: str, limit: int) -> list[dict]:
                 continue
             stem, _, ext = member.name.rpartition(".")
             key = posixpath.basename(stem)
-            if current is None or key != current["key"]:
-                if len(done) >= limit:
-                    break
-                current = {"key": key}
+            if current is not None and key != current["key"]:
+                yield current
+                current = None
+            if keys is not None and key not in keys:
+                continue
+            current = current or {"key": key}
             ext = ext.lower()
             if ext in IMAGE_EXTS:
                 current["image"], current["ext"] = tar.extractfile(member).read(), ext
             elif ext == "txt":
                 current["caption"] = tar.extractfile(member).read().decode("utf-8", "replace")
-            if "image" in current and "caption" in current and (not done or done[-1] is not current):
-                done.append(current)
+        if current is not None:
+            yield current
+
+
+def read_tar_samples(corpus: Corpus, tar_path: str, limit: int) -> list[dict]:
+    """The first `limit` complete samples (image and caption) of a tar, reading only its beginning."""
+    done: list[dict] = []
+    if limit <= 0:
+        return done
+    for sample in _tar_samples(corpus, tar_path):
+        if "image" in sample and "caption" in sample:
+            done.append(sample)
+            if len(done) >= limit:
+                break
     return done
 
 
